@@ -1,0 +1,36 @@
+# Every target installs what it needs: a fresh clone needs only `make test`
+# or `make run`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy domain application infra
+	$(BIN)/lint-imports
+
+pg-up:
+	bash infra/postgres/pg.sh up
+
+pg-down:
+	bash infra/postgres/pg.sh down
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,1 @@
+"""Use cases of the ledger: the one entry point for the CLI, consumers and API."""

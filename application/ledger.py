@@ -1,0 +1,215 @@
+"""The ledger application service: every write and read of credits goes here."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, OperationalError
+
+from application.money import check_known_currency
+from application.results import (
+    AccountBalance,
+    CurrencyBalance,
+    GrantResult,
+    InvoiceSettlement,
+    PurchaseResult,
+    grant_result,
+    history_entry,
+    invoice_settlement,
+    purchase_result,
+)
+from domain.credit_account import CreditAccount
+from domain.errors import LedgerError
+from domain.rules import check_key
+
+T = TypeVar("T")
+
+# A conflict means another writer changed the account between our read and our
+# write; reloading and deciding again converges quickly, so a handful of
+# attempts with a short backoff is plenty even for hot accounts.
+MAX_ATTEMPTS = 20
+
+
+class ConcurrencyExhaustedError(LedgerError):
+    """Writers kept colliding on an account; nothing was recorded."""
+
+
+@dataclass(frozen=True)
+class InvoiceRequest:
+    account_id: str
+    invoice_id: str
+    currency: str
+    total_minor: int
+
+
+class Ledger(Application[UUID]):
+    """Promotional credits for every account, one event stream per account."""
+
+    name = "Ledger"
+
+    def __init__(self, env: dict[str, str] | None = None, *, cache_size: int = 10_000) -> None:
+        super().__init__(env)
+        self._cache_size = cache_size
+        # Aggregates this process wrote last. They may be stale when another
+        # process writes the same account; optimistic concurrency then rejects
+        # the save and we reload, so a stale copy can never decide anything.
+        self._hot: OrderedDict[str, CreditAccount] = OrderedDict()
+
+    # Commands
+
+    def grant(
+        self, account_id: str, grant_id: str, currency: str, amount_minor: int, reason: str, note: str = ""
+    ) -> GrantResult:
+        check_known_currency(currency)
+
+        def decide(account: CreditAccount) -> GrantResult:
+            outcome = account.grant(grant_id, currency, amount_minor, reason, note)
+            return grant_result(account_id, outcome.event, outcome.is_new)
+
+        return self._write_one(account_id, decide)
+
+    def apply_invoice(self, account_id: str, invoice_id: str, currency: str, total_minor: int) -> InvoiceSettlement:
+        outcome = self.apply_invoices([InvoiceRequest(account_id, invoice_id, currency, total_minor)])[0]
+        if isinstance(outcome, LedgerError):
+            raise outcome
+        return outcome
+
+    def apply_invoices(self, requests: Sequence[InvoiceRequest]) -> list[InvoiceSettlement | LedgerError]:
+        """Decide a batch of invoices and record every decision in one transaction.
+
+        A request that breaks a rule yields its error in place of a settlement
+        and the rest of the batch still goes through.
+        """
+
+        def decide_all(accounts: _Accounts) -> list[InvoiceSettlement | LedgerError]:
+            outcomes: list[InvoiceSettlement | LedgerError] = []
+            for request in requests:
+                try:
+                    check_known_currency(request.currency)
+                    account = accounts.get(request.account_id)
+                    outcome = account.apply_to_invoice(request.invoice_id, request.currency, request.total_minor)
+                except LedgerError as error:
+                    outcomes.append(error)
+                    continue
+                outcomes.append(invoice_settlement(request.account_id, outcome.event, outcome.is_new))
+            return outcomes
+
+        return self._write(decide_all)
+
+    def buy_calling_credits(self, account_id: str, purchase_id: str, currency: str, price_minor: int) -> PurchaseResult:
+        check_known_currency(currency)
+
+        def decide(account: CreditAccount) -> PurchaseResult:
+            outcome = account.buy_calling_credits(purchase_id, currency, price_minor)
+            return purchase_result(account_id, outcome.event, outcome.is_new)
+
+        return self._write_one(account_id, decide)
+
+    # Queries: always from the store, never from the write cache, so a reader
+    # sees what other processes recorded.
+
+    def balance(self, account_id: str) -> AccountBalance:
+        account = self._load(account_id)
+        if account is None:
+            return AccountBalance(account_id=account_id, visible=False, balances=[])
+        return AccountBalance(
+            account_id=account_id,
+            visible=account.visible,
+            balances=[CurrencyBalance(c, b) for c, b in account.balances.items()],
+        )
+
+    def history(self, account_id: str) -> list[dict[str, Any]]:
+        """Every ledger entry of the account, oldest first."""
+        check_key("account_id", account_id)
+        events = self.events.get(CreditAccount.id_for(account_id))
+        return [entry for entry in map(history_entry, events) if entry is not None]
+
+    def account(self, account_id: str) -> CreditAccount | None:
+        return self._load(account_id)
+
+    # Unit of work
+
+    def _write_one(self, account_id: str, decide: Callable[[CreditAccount], T]) -> T:
+        return self._write(lambda accounts: decide(accounts.get(account_id)))
+
+    def _write(self, decide: Callable[[_Accounts], T]) -> T:
+        for attempt in range(MAX_ATTEMPTS):
+            accounts = _Accounts(self)
+            try:
+                result = decide(accounts)
+                self.save(*accounts.touched())
+            except (IntegrityError, OperationalError):
+                # IntegrityError: another writer took the version we wanted.
+                # OperationalError: SQLite's writer lock timed out. Both are
+                # transient; what we decided was not recorded, so decide again.
+                self._forget(accounts.touched_ids())
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(0.002 * 2**attempt, 0.25))
+                continue
+            except BaseException:
+                self._forget(accounts.touched_ids())
+                raise
+            self._remember(accounts.touched())
+            return result
+        raise ConcurrencyExhaustedError("too many concurrent writers on one account")
+
+    def _load(self, account_id: str) -> CreditAccount | None:
+        check_key("account_id", account_id)
+        try:
+            account: CreditAccount = self.repository.get(CreditAccount.id_for(account_id))
+        except AggregateNotFoundError:
+            return None
+        return account
+
+    def _cached_or_loaded(self, account_id: str) -> CreditAccount:
+        account = self._hot.get(account_id)
+        if account is not None:
+            self._hot.move_to_end(account_id)
+            return account
+        return self._load(account_id) or CreditAccount.open(account_id)
+
+    def _remember(self, accounts: Iterable[CreditAccount]) -> None:
+        for account in accounts:
+            self._hot[account.account_id] = account
+            self._hot.move_to_end(account.account_id)
+        while len(self._hot) > self._cache_size:
+            self._hot.popitem(last=False)
+
+    def _forget(self, account_ids: Iterable[str]) -> None:
+        for account_id in account_ids:
+            self._hot.pop(account_id, None)
+
+
+class _Accounts:
+    """The accounts one unit of work reads and changes."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._seen: dict[str, CreditAccount] = {}
+
+    def get(self, account_id: str) -> CreditAccount:
+        account = self._seen.get(account_id)
+        if account is None:
+            account = self._ledger._cached_or_loaded(account_id)
+            self._seen[account_id] = account
+        return account
+
+    def touched(self) -> list[CreditAccount]:
+        # A new account is recorded only together with its first decision: a
+        # request rejected by a rule must leave no trace.
+        return [a for a in self._seen.values() if not _only_opened(a)]
+
+    def touched_ids(self) -> list[str]:
+        return list(self._seen)
+
+
+def _only_opened(account: CreditAccount) -> bool:
+    pending = account.pending_events
+    return len(pending) == 1 and isinstance(pending[0], CreditAccount.Opened)

@@ -1,0 +1,1 @@
+"""The promotional-credits domain model: pure rules, no infrastructure."""

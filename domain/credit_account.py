@@ -1,0 +1,238 @@
+"""The CreditAccount aggregate: one customer account's promotional credits.
+
+Every decision the account makes is recorded as an event that carries what an
+auditor needs without recomputing: the business key, the amounts and the
+balance after. The stored topic of each event class is this module's path, so
+these classes must not move or be renamed without registering the old topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import IdempotencyConflictError
+from domain.rules import (
+    check_currency,
+    check_key,
+    check_minor_units,
+    check_note,
+    check_reason,
+)
+
+_ACCOUNT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:promotional-credits:account")
+
+E = TypeVar("E")
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[E]):
+    """The event that records a command's decision, and whether it is new.
+
+    A repeated command returns the event recorded the first time, with
+    ``is_new`` false, so callers can answer a retry exactly as before.
+    """
+
+    event: E
+    is_new: bool
+
+
+class CreditAccount(Aggregate):
+    """A customer account's promotional-credit wallet, one balance per currency."""
+
+    class Opened(Aggregate.Created):
+        account_id: str
+
+    class CreditGranted(Aggregate.Event):
+        grant_id: str
+        currency: str
+        amount_minor: int
+        reason: str
+        note: str
+        balance_after_minor: int
+
+        def apply(self, aggregate: CreditAccount) -> None:
+            aggregate._grants[self.grant_id] = self
+            aggregate._add(self.currency, granted=self.amount_minor)
+
+    class CreditApplied(Aggregate.Event):
+        invoice_id: str
+        currency: str
+        invoice_total_minor: int
+        credits_applied_minor: int
+        amount_due_minor: int
+        balance_after_minor: int
+
+        def apply(self, aggregate: CreditAccount) -> None:
+            aggregate._invoices[self.invoice_id] = self
+            aggregate._add(self.currency, applied=self.credits_applied_minor)
+
+    class CallingCreditPurchased(Aggregate.Event):
+        purchase_id: str
+        currency: str
+        price_minor: int
+        credits_used_minor: int
+        amount_due_minor: int
+        balance_after_minor: int
+
+        def apply(self, aggregate: CreditAccount) -> None:
+            aggregate._purchases[self.purchase_id] = self
+            aggregate._add(self.currency, used=self.credits_used_minor)
+
+    def __init__(self, account_id: str) -> None:
+        self.account_id = account_id
+        self._balances: dict[str, int] = {}
+        self._granted: dict[str, int] = {}
+        self._applied: dict[str, int] = {}
+        self._used: dict[str, int] = {}
+        self._grants: dict[str, CreditAccount.CreditGranted] = {}
+        self._invoices: dict[str, CreditAccount.CreditApplied] = {}
+        self._purchases: dict[str, CreditAccount.CallingCreditPurchased] = {}
+
+    @staticmethod
+    def id_for(account_id: str) -> UUID:
+        """The aggregate id is derived from the business id, so that two
+        writers opening the same account race on one stream and one loses."""
+        return uuid5(_ACCOUNT_NAMESPACE, account_id)
+
+    @classmethod
+    def open(cls, account_id: str) -> CreditAccount:
+        check_key("account_id", account_id)
+        return cls._create(cls.Opened, id=cls.id_for(account_id), account_id=account_id)
+
+    # Commands
+
+    def grant(
+        self, grant_id: str, currency: str, amount_minor: int, reason: str, note: str
+    ) -> Outcome[CreditAccount.CreditGranted]:
+        check_key("grant_id", grant_id)
+        check_currency(currency)
+        check_minor_units("amount_minor", amount_minor, allow_zero=False)
+        check_reason(reason)
+        check_note(note)
+        recorded = self._grants.get(grant_id)
+        if recorded is not None:
+            self._check_same(
+                "grant_id",
+                grant_id,
+                (recorded.currency, recorded.amount_minor, recorded.reason, recorded.note),
+                (currency, amount_minor, reason, note),
+            )
+            return Outcome(recorded, is_new=False)
+        self.trigger_event(
+            self.CreditGranted,
+            grant_id=grant_id,
+            currency=currency,
+            amount_minor=amount_minor,
+            reason=reason,
+            note=note,
+            balance_after_minor=self.balance(currency) + amount_minor,
+        )
+        return Outcome(self._grants[grant_id], is_new=True)
+
+    def apply_to_invoice(
+        self, invoice_id: str, currency: str, invoice_total_minor: int
+    ) -> Outcome[CreditAccount.CreditApplied]:
+        """Record this invoice's one decision, even when no credit applies,
+        so that billing is never told two different things."""
+        check_key("invoice_id", invoice_id)
+        check_currency(currency)
+        check_minor_units("invoice_total_minor", invoice_total_minor, allow_zero=True)
+        recorded = self._invoices.get(invoice_id)
+        if recorded is not None:
+            self._check_same(
+                "invoice_id",
+                invoice_id,
+                (recorded.currency, recorded.invoice_total_minor),
+                (currency, invoice_total_minor),
+            )
+            return Outcome(recorded, is_new=False)
+        applied = min(self.balance(currency), invoice_total_minor)
+        self.trigger_event(
+            self.CreditApplied,
+            invoice_id=invoice_id,
+            currency=currency,
+            invoice_total_minor=invoice_total_minor,
+            credits_applied_minor=applied,
+            amount_due_minor=invoice_total_minor - applied,
+            balance_after_minor=self.balance(currency) - applied,
+        )
+        return Outcome(self._invoices[invoice_id], is_new=True)
+
+    def buy_calling_credits(
+        self, purchase_id: str, currency: str, price_minor: int
+    ) -> Outcome[CreditAccount.CallingCreditPurchased]:
+        """Credits cannot pay for calls, but they can buy calling credits."""
+        check_key("purchase_id", purchase_id)
+        check_currency(currency)
+        check_minor_units("price_minor", price_minor, allow_zero=False)
+        recorded = self._purchases.get(purchase_id)
+        if recorded is not None:
+            self._check_same(
+                "purchase_id",
+                purchase_id,
+                (recorded.currency, recorded.price_minor),
+                (currency, price_minor),
+            )
+            return Outcome(recorded, is_new=False)
+        used = min(self.balance(currency), price_minor)
+        self.trigger_event(
+            self.CallingCreditPurchased,
+            purchase_id=purchase_id,
+            currency=currency,
+            price_minor=price_minor,
+            credits_used_minor=used,
+            amount_due_minor=price_minor - used,
+            balance_after_minor=self.balance(currency) - used,
+        )
+        return Outcome(self._purchases[purchase_id], is_new=True)
+
+    # Queries
+
+    def balance(self, currency: str) -> int:
+        return self._balances.get(currency, 0)
+
+    @property
+    def balances(self) -> dict[str, int]:
+        """Balances of every currency the account was ever granted, sorted."""
+        return dict(sorted(self._balances.items()))
+
+    @property
+    def visible(self) -> bool:
+        """The dashboard shows the balance only while there is some."""
+        return any(self._balances.values())
+
+    def totals(self, currency: str) -> tuple[int, int, int]:
+        """Granted, applied to invoices and spent on calling credits."""
+        return (
+            self._granted.get(currency, 0),
+            self._applied.get(currency, 0),
+            self._used.get(currency, 0),
+        )
+
+    def decision_for(self, invoice_id: str) -> CreditAccount.CreditApplied | None:
+        return self._invoices.get(invoice_id)
+
+    # Internals
+
+    def _add(self, currency: str, granted: int = 0, applied: int = 0, used: int = 0) -> None:
+        if granted:
+            self._granted[currency] = self._granted.get(currency, 0) + granted
+            self._balances[currency] = self.balance(currency) + granted
+        if applied:
+            self._applied[currency] = self._applied.get(currency, 0) + applied
+            self._balances[currency] = self.balance(currency) - applied
+        if used:
+            self._used[currency] = self._used.get(currency, 0) + used
+            self._balances[currency] = self.balance(currency) - used
+
+    @staticmethod
+    def _check_same(kind: str, key: str, recorded: tuple[object, ...], given: tuple[object, ...]) -> None:
+        if recorded != given:
+            raise IdempotencyConflictError(
+                f"{kind} {key!r} was already recorded with different content "
+                f"(recorded {recorded}, given {given})"
+            )

@@ -1,0 +1,1 @@
+"""Infrastructure: settings, storage, the composition root and entrypoints."""

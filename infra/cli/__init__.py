@@ -1,0 +1,1 @@
+"""The promocredits command line."""

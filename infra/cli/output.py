@@ -1,0 +1,74 @@
+"""How commands answer: one JSON object with --json, a readable table otherwise."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import orjson
+import typer
+from eventsourcing.persistence import PersistenceError
+from rich.console import Console
+from rich.table import Table
+
+from application.money import format_minor
+from domain.errors import IdempotencyConflictError, InvalidCommandError, LedgerError
+from infra.store.urls import DatabaseURLError
+
+EXIT_FAILURE = 1
+EXIT_INVALID = 2
+EXIT_CONFLICT = 3
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    stderr.print(f"error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn every expected failure into one line on stderr and an exit code."""
+    try:
+        yield
+    except (InvalidCommandError, DatabaseURLError) as error:
+        fail(str(error), EXIT_INVALID)
+    except IdempotencyConflictError as error:
+        fail(str(error), EXIT_CONFLICT)
+    except LedgerError as error:
+        fail(str(error), EXIT_FAILURE)
+    except PersistenceError as error:
+        fail(f"the event store failed: {_first_line(error)}", EXIT_FAILURE)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text.splitlines()[0]
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    sys.stdout.write(orjson.dumps(payload).decode() + "\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    grid = Table(title=title, title_justify="left")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*(str(cell) for cell in row))
+    stdout.print(grid)
+
+
+def emit(as_json: bool, payload: dict[str, Any], render: Callable[[], None]) -> None:
+    if as_json:
+        emit_json(payload)
+    else:
+        render()
+
+
+def money(minor: int, currency: str) -> str:
+    return f"{format_minor(minor, currency)} {currency}"

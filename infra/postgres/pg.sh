@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server on 127.0.0.1 for tests and benchmarks.
+#   pg.sh up     start it (idempotent) and print its URL
+#   pg.sh down   stop it (idempotent)
+#   pg.sh url    print its URL
+# PostgreSQL refuses to run as root, so as root it runs as the postgres user,
+# with its data outside the repository where that user can write.
+set -euo pipefail
+
+port="${PROMOCREDITS_PG_PORT:-55432}"
+data="${PROMOCREDITS_PG_DATA:-/tmp/promocredits-pg-$port}"
+url="postgresql://postgres@127.0.0.1:$port/promocredits"
+
+bindir=""
+if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
+  bindir="$(dirname "$(command -v pg_ctl)")"
+fi
+for candidate in /usr/lib/postgresql/*/bin; do
+  [ -x "$candidate/initdb" ] && bindir="$candidate"
+done
+if [ -z "$bindir" ]; then
+  echo "PostgreSQL server binaries not found: install them (Debian: apt-get install postgresql)" >&2
+  exit 1
+fi
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+running() { as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; }
+
+case "${1:-}" in
+  up)
+    if ! running; then
+      if [ ! -f "$data/PG_VERSION" ]; then
+        mkdir -p "$data"
+        [ "$(id -u)" = 0 ] && chown postgres: "$data"
+        as_owner "$bindir/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null
+      fi
+      # Durability is kept (fsync on) so crash tests prove what production does.
+      as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+        -o "-h 127.0.0.1 -p $port -k /tmp -c max_connections=200 -c shared_buffers=256MB" start >/dev/null
+    fi
+    as_owner "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname='promocredits'" | grep -q 1 ||
+      as_owner "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres promocredits
+    echo "$url"
+    ;;
+  down)
+    if running; then as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null; fi
+    ;;
+  url)
+    echo "$url"
+    ;;
+  *)
+    echo "usage: $0 up|down|url" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,1 @@
+"""Event store recorders and database URLs."""

@@ -1,0 +1,57 @@
+"""PostgreSQL event recorder that extends the tamper-evidence chain on every insert."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from application.tamper_chain import GENESIS, link
+
+
+class ChainedPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.chain_table_name = events_table_name + "_chain"
+        chain = Identifier(self.datastore.schema), Identifier(self.chain_table_name)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} "
+                "(notification_id bigint PRIMARY KEY, hash bytea NOT NULL)"
+            ).format(*chain)
+        )
+        self._select_head = SQL(
+            "SELECT hash FROM {0}.{1} WHERE notification_id < %s "
+            "ORDER BY notification_id DESC LIMIT 1"
+        ).format(*chain)
+        self._insert_links = SQL("INSERT INTO {0}.{1} VALUES (%s, %s)").format(*chain)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # Still inside the insert transaction, which holds the events table's
+        # EXCLUSIVE lock: no other writer can extend the chain meanwhile.
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if not ids:
+            return ids
+        # The sequence hands out ids in the order the rows were inserted.
+        ids = sorted(ids)
+        curs.execute(self._select_head, (ids[0],), prepare=True)
+        row = curs.fetchone()
+        previous = bytes(row["hash"]) if row else GENESIS
+        links = []
+        for notification_id, event in zip(ids, stored_events, strict=True):
+            previous = link(
+                previous,
+                notification_id,
+                event.originator_id,
+                event.originator_version,
+                event.topic,
+                event.state,
+            )
+            links.append((notification_id, previous))
+        curs.executemany(self._insert_links, links)
+        return ids

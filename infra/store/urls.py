@@ -1,0 +1,53 @@
+"""Database URLs to eventsourcing persistence settings."""
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from eventsourcing.utils import get_topic
+
+from infra.store.postgres_chained import ChainedPostgresRecorder
+from infra.store.sqlite_chained import ChainedSQLiteRecorder
+
+
+class DatabaseURLError(ValueError):
+    """The database URL cannot be used."""
+
+
+def persistence_env(url: str) -> dict[str, str]:
+    """eventsourcing settings for ``sqlite:///relative/path.db``,
+    ``sqlite:////absolute/path.db`` or ``postgresql://user:pw@host:port/db``."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.name:
+            raise DatabaseURLError(f"{url!r} names no database file")
+        # Created on first use: a new user's first command just works.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": get_topic(ChainedSQLiteRecorder),
+        }
+    parts = urlsplit(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        dbname = parts.path.lstrip("/")
+        if not (parts.hostname and dbname and parts.username):
+            raise DatabaseURLError(
+                "a PostgreSQL URL needs user, host and database: "
+                "postgresql://user:password@host:port/dbname"
+            )
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(dbname),
+            "POSTGRES_HOST": parts.hostname,
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": get_topic(ChainedPostgresRecorder),
+        }
+    raise DatabaseURLError(
+        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db "
+        "or postgresql://user:password@host:port/dbname"
+    )

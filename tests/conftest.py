@@ -1,0 +1,49 @@
+"""Fixtures shared by every test: event stores on SQLite and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from application.ledger import Ledger
+from infra.container import Container
+from infra.settings import Settings
+from tests.servers import postgres_url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    return postgres_url()
+
+
+def fresh_postgres_database(server_url: str) -> str:
+    """A new empty database on the test server, so tests never see each other."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = server_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty event store, once on each supported database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/ledger.db"
+    return fresh_postgres_database(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def container(store_url: str) -> Iterator[Container]:
+    built = Container(Settings(database_url=store_url))
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def ledger(container: Container) -> Ledger:
+    return container.ledger
