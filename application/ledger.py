@@ -74,7 +74,9 @@ class Ledger(Application[UUID]):
 
         return self._write_one(account_id, decide)
 
-    def apply_invoice(self, account_id: str, invoice_id: str, currency: str, total_minor: int) -> InvoiceSettlement:
+    def apply_invoice(
+        self, account_id: str, invoice_id: str, currency: str, total_minor: int
+    ) -> InvoiceSettlement:
         outcome = self.apply_invoices([InvoiceRequest(account_id, invoice_id, currency, total_minor)])[0]
         if isinstance(outcome, LedgerError):
             raise outcome
@@ -93,7 +95,9 @@ class Ledger(Application[UUID]):
                 try:
                     check_known_currency(request.currency)
                     account = accounts.get(request.account_id)
-                    outcome = account.apply_to_invoice(request.invoice_id, request.currency, request.total_minor)
+                    outcome = account.apply_to_invoice(
+                        request.invoice_id, request.currency, request.total_minor
+                    )
                 except LedgerError as error:
                     outcomes.append(error)
                     continue
@@ -102,7 +106,9 @@ class Ledger(Application[UUID]):
 
         return self._write(decide_all)
 
-    def buy_calling_credits(self, account_id: str, purchase_id: str, currency: str, price_minor: int) -> PurchaseResult:
+    def buy_calling_credits(
+        self, account_id: str, purchase_id: str, currency: str, price_minor: int
+    ) -> PurchaseResult:
         check_known_currency(currency)
 
         def decide(account: CreditAccount) -> PurchaseResult:
@@ -132,6 +138,11 @@ class Ledger(Application[UUID]):
 
     def account(self, account_id: str) -> CreditAccount | None:
         return self._load(account_id)
+
+    def forget_cached_accounts(self) -> None:
+        """Drop every hot aggregate, e.g. when a consumer's partitions move:
+        another process now writes those accounts."""
+        self._hot.clear()
 
     # Unit of work
 

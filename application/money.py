@@ -5,7 +5,6 @@ this module is the only place that knows how many digits a currency has.
 """
 
 import re
-from decimal import Decimal
 
 import iso4217
 
@@ -21,7 +20,9 @@ def exponent(currency: str) -> int:
     try:
         digits = iso4217.Currency(currency).exponent
     except ValueError:
-        raise InvalidCommandError(f"unknown currency {currency!r}: use an ISO 4217 code such as USD") from None
+        raise InvalidCommandError(
+            f"unknown currency {currency!r}: use an ISO 4217 code such as USD"
+        ) from None
     if digits is None:
         # Funds codes such as XAU (gold) have no minor unit and are not money
         # a customer can be invoiced in.
@@ -40,15 +41,25 @@ def to_minor(amount: str, currency: str, *, allow_zero: bool = False) -> int:
     text = amount.strip()
     if not _PLAIN_DECIMAL.fullmatch(text):
         raise InvalidCommandError(f"amount {amount!r} is not a decimal number such as 25.00")
-    minor = Decimal(text).scaleb(digits)
-    if minor != minor.to_integral_value():
+    if text.startswith("-"):
+        raise InvalidCommandError(f"amount {amount!r} must not be negative")
+    whole, _, fraction = text.partition(".")
+    # More places than the currency has is rejected even when they are zeros:
+    # "25.000" USD suggests the amount came from a system in another unit.
+    if len(fraction) > digits:
         raise InvalidCommandError(
             f"amount {amount!r} has more than {digits} decimal places for {currency}"
         )
-    if minor < 0 or (minor == 0 and not allow_zero):
-        floor = "zero or more" if allow_zero else "greater than zero"
-        raise InvalidCommandError(f"amount {amount!r} must be {floor}")
-    return int(minor)
+    # Python refuses to parse integers of thousands of digits; anything this
+    # long is far beyond the domain's limit anyway, so say so plainly.
+    if len(whole.lstrip("0")) > 30:
+        raise InvalidCommandError(f"amount {amount!r} is too large")
+    # Whole digits and padded fraction are exact integer arithmetic: no Decimal
+    # context, no rounding, no float.
+    minor = int(whole + fraction.ljust(digits, "0"))
+    if minor == 0 and not allow_zero:
+        raise InvalidCommandError(f"amount {amount!r} must be greater than zero")
+    return minor
 
 
 def format_minor(minor: int, currency: str) -> str:

@@ -91,7 +91,9 @@ def grant_result(account_id: str, event: CreditAccount.CreditGranted, is_new: bo
     )
 
 
-def invoice_settlement(account_id: str, event: CreditAccount.CreditApplied, is_new: bool) -> InvoiceSettlement:
+def invoice_settlement(
+    account_id: str, event: CreditAccount.CreditApplied, is_new: bool
+) -> InvoiceSettlement:
     return InvoiceSettlement(
         account_id=account_id,
         invoice_id=event.invoice_id,

@@ -3,7 +3,7 @@ balance, history."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -18,7 +18,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON o
 Currency = Annotated[str, typer.Option("--currency", help="ISO 4217 code, e.g. USD.")]
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     compensation = "compensation"
     refund = "refund"
     promotion = "promotion"
@@ -37,7 +37,8 @@ def grant(
 ) -> None:
     """Grant promotional credits to an account."""
     with user_errors():
-        result = ledger().grant(account_id, grant_id, currency, to_minor(amount, currency), reason.value, note)
+        amount_minor = to_minor(amount, currency)
+        result = ledger().grant(account_id, grant_id, currency, amount_minor, reason.value, note)
     emit(
         as_json,
         result.to_json(),
@@ -59,7 +60,8 @@ def apply_invoice(
 ) -> None:
     """Apply available credits to an invoice and show what is still due."""
     with user_errors():
-        result = ledger().apply_invoice(account_id, invoice_id, currency, to_minor(total, currency, allow_zero=True))
+        total_minor = to_minor(total, currency, allow_zero=True)
+        result = ledger().apply_invoice(account_id, invoice_id, currency, total_minor)
     emit(
         as_json,
         result.to_json(),

@@ -10,6 +10,11 @@ from pydantic import ValidationError
 from infra.cli import ledger_commands
 from infra.cli.output import EXIT_FAILURE, EXIT_INVALID, stderr
 
+try:  # Recent typer vendors click; its usage errors are raised from there.
+    from typer._click import exceptions as click
+except ImportError:  # pragma: no cover - typer depending on click itself
+    from click import exceptions as click  # type: ignore[no-redef]
+
 app = typer.Typer(
     help="Promotional-credits ledger: grant credits, apply them to invoices, audit the record.",
     no_args_is_help=True,
@@ -21,7 +26,25 @@ app.registered_commands.extend(ledger_commands.app.registered_commands)
 
 def main() -> None:
     try:
-        app()
+        # Not standalone: click's own usage errors would print a multi-line
+        # box; every user error must be one line on stderr.
+        code = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as error:
+        # Rich renders the help while the error is built; plain click returns it.
+        if error.format_message().strip():
+            print(error.format_message())
+        sys.exit(EXIT_INVALID)
+    except click.UsageError as error:
+        message = " ".join(error.format_message().split())
+        hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+        stderr.print(f"error: {message}{hint}", markup=False, soft_wrap=True)
+        sys.exit(EXIT_INVALID)
+    except click.ClickException as error:
+        stderr.print(f"error: {' '.join(error.format_message().split())}", markup=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        stderr.print("error: aborted", markup=False)
+        sys.exit(EXIT_FAILURE)
     except ValidationError as error:
         # Settings from the environment are validated on first use.
         first = error.errors()[0]
@@ -30,9 +53,12 @@ def main() -> None:
         sys.exit(EXIT_INVALID)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - a user never sees a traceback
-        stderr.print(f"error: {type(error).__name__}: {error}", markup=False)
+    except Exception as error:  # a user never sees a traceback
+        detail = " ".join(str(error).split())
+        stderr.print(f"error: {type(error).__name__}: {detail}", markup=False, soft_wrap=True)
         sys.exit(EXIT_FAILURE)
+    # typer.Exit(code) comes back as the return value when not standalone.
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
