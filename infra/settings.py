@@ -3,6 +3,9 @@
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Where infra/kafka/kafka.sh runs the local broker.
+LOCAL_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PROMOCREDITS_", extra="ignore")
@@ -12,3 +15,25 @@ class Settings(BaseSettings):
     # Aggregates kept in memory by a writer; bounded so a long-running
     # consumer's memory stays flat however many accounts it sees.
     account_cache_size: int = Field(default=10_000, ge=0)
+
+    # Kafka pipeline. No bootstrap servers means the local broker that
+    # `make kafka-up` starts.
+    kafka_bootstrap_servers: str | None = None
+    invoices_topic: str = "billing.invoices.generated"
+    dead_letter_topic: str = "billing.invoices.generated.dlq"
+    settlements_topic: str = "promotional-credits.invoice-settlements"
+    ledger_events_topic: str = "promotional-credits.ledger-events"
+    consumer_group: str = "promotional-credits-ledger"
+    # Topics the service creates at start when they are missing.
+    kafka_partitions: int = Field(default=6, ge=1)
+    # -1: the broker's default.replication.factor.
+    kafka_replication_factor: int = Field(default=-1, ge=-1)
+    # One store transaction per poll: the larger the batch, the fewer commits.
+    consumer_batch_size: int = Field(default=2_000, ge=1)
+    relay_batch_size: int = Field(default=2_000, ge=1)
+    # How long the relay sleeps when it has published everything recorded.
+    relay_idle_seconds: float = Field(default=0.05, gt=0)
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka_bootstrap_servers or LOCAL_KAFKA_BOOTSTRAP

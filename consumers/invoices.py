@@ -1,0 +1,113 @@
+"""From a polled batch of InvoiceGenerated messages to ledger decisions.
+
+Each message ends in exactly one of two ways: settled (its decision is in the
+ledger, whether recorded now or earlier) or dead-lettered (it can never
+succeed). Anything else, such as the store being down, is raised to the
+caller, which must retry the whole batch and never skip it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from application.ledger import InvoiceRequest
+from application.results import InvoiceSettlement
+from consumers.contracts import InvoiceGenerated
+from domain.errors import IdempotencyConflictError, InvalidCommandError, LedgerError
+
+R = TypeVar("R")
+
+# Reason codes in the dlq.reason header: short and stable, for alerting.
+NOT_JSON = "not_json"
+INVALID = "invalid"
+CONFLICT = "conflict"
+REJECTED = "rejected"
+
+
+class InvoiceLedger(Protocol):
+    def apply_invoices(self, requests: Sequence[InvoiceRequest]) -> list[InvoiceSettlement | LedgerError]: ...
+
+
+@dataclass(frozen=True)
+class Inbound(Generic[R]):
+    """One polled message; ``ref`` is whatever the transport needs to find it again."""
+
+    ref: R
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Settled(Generic[R]):
+    ref: R
+    settlement: InvoiceSettlement
+
+
+@dataclass(frozen=True)
+class DeadLetter(Generic[R]):
+    ref: R
+    reason: str
+    error: str
+
+
+Decision = Settled[R] | DeadLetter[R]
+
+
+class InvoiceBatchHandler:
+    """Decides a whole batch in one ledger call: one store transaction."""
+
+    def __init__(self, ledger: InvoiceLedger) -> None:
+        self._ledger = ledger
+
+    def handle(self, batch: Sequence[Inbound[R]]) -> list[Decision[R]]:
+        decisions: list[Decision[R] | None] = []
+        requests: list[InvoiceRequest] = []
+        positions: list[int] = []
+        for message in batch:
+            parsed = parse(message)
+            if isinstance(parsed, DeadLetter):
+                decisions.append(parsed)
+                continue
+            positions.append(len(decisions))
+            decisions.append(None)
+            requests.append(
+                InvoiceRequest(parsed.account_id, parsed.invoice_id, parsed.currency, parsed.total_minor)
+            )
+        if requests:
+            outcomes = self._ledger.apply_invoices(requests)
+            for position, outcome in zip(positions, outcomes, strict=True):
+                decisions[position] = _decision(batch[position].ref, outcome)
+        return [d for d in decisions if d is not None]
+
+
+def parse(message: Inbound[R]) -> InvoiceGenerated | DeadLetter[R]:
+    if message.value is None:
+        return DeadLetter(message.ref, NOT_JSON, "the message has no value")
+    try:
+        return InvoiceGenerated.model_validate_json(message.value)
+    except ValidationError as error:
+        if any(e["type"] == "json_invalid" for e in error.errors()):
+            return DeadLetter(message.ref, NOT_JSON, "the value is not a JSON document")
+        return DeadLetter(message.ref, INVALID, _describe(error))
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "value"
+        problems.append(f"{where}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def _decision(ref: R, outcome: InvoiceSettlement | LedgerError) -> Decision[R]:
+    if isinstance(outcome, InvoiceSettlement):
+        return Settled(ref, outcome)
+    if isinstance(outcome, IdempotencyConflictError):
+        return DeadLetter(ref, CONFLICT, str(outcome))
+    if isinstance(outcome, InvalidCommandError):
+        return DeadLetter(ref, INVALID, str(outcome))
+    # Any other rule the ledger enforces is just as permanent for this message.
+    return DeadLetter(ref, REJECTED, f"{type(outcome).__name__}: {outcome}")

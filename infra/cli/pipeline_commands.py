@@ -1,0 +1,82 @@
+"""Commands that run the Kafka pipeline: consume, relay, run; and contracts,
+which writes the message contracts' JSON Schemas."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from consumers.contracts import schema_documents
+from infra.cli.context import container
+from infra.cli.output import EXIT_FAILURE, fail, stderr
+from infra.components import Component, ComponentFailedError, run_components, stop_on_signals
+
+app = typer.Typer()
+
+CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
+
+
+def _serve(components: list[Component]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python reports every reconnect attempt at INFO/WARNING; our own
+    # components say what matters once.
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    settings = container().settings
+    stderr.print(
+        f"promocredits: {', '.join(c.name for c in components)} on {settings.kafka_bootstrap} "
+        f"(store {settings.database_url}); Ctrl-C or SIGTERM stops",
+        markup=False,
+        soft_wrap=True,
+    )
+    try:
+        run_components(components, stop)
+    except ComponentFailedError as error:
+        fail(str(error), EXIT_FAILURE)
+    finally:
+        container().close()
+
+
+@app.command()
+def consume() -> None:
+    """Apply credits to every invoice on the inbound topic (until SIGTERM/SIGINT)."""
+    _serve([container().invoice_consumer])
+
+
+@app.command()
+def relay() -> None:
+    """Publish recorded ledger events and settlements to Kafka (until SIGTERM/SIGINT)."""
+    _serve([container().outbox_relay])
+
+
+@app.command()
+def run() -> None:
+    """Run the whole service in one process: consumer, relay and the rest."""
+    _serve(container().service_components())
+
+
+@app.command()
+def contracts(
+    check: Annotated[bool, typer.Option("--check", help="Only check the files are current.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Directory of the schema files.")] = CONTRACTS_DIR,
+) -> None:
+    """Write the JSON Schemas of the Kafka message contracts."""
+    documents = schema_documents()
+    stale = [name for name, text in documents.items() if _read(out / name) != text]
+    if check:
+        if stale:
+            fail(f"out of date: {', '.join(stale)} (run: promocredits contracts)", EXIT_FAILURE)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for name in stale:
+        (out / name).write_text(documents[name])
+    stderr.print(f"{len(stale)} of {len(documents)} schema files updated in {out}", markup=False)
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None

@@ -1,0 +1,2 @@
+"""kafka-python wiring of the invoice pipeline: the consumer, the outbox relay,
+topic creation."""
