@@ -8,6 +8,7 @@ import typer
 from pydantic import ValidationError
 
 from infra.cli import ledger_commands, pipeline_commands
+from infra.cli import audit_commands
 from infra.cli.output import EXIT_FAILURE, EXIT_INVALID, stderr
 
 try:  # Recent typer vendors click; its usage errors are raised from there.
@@ -22,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.registered_commands.extend(ledger_commands.app.registered_commands)
+app.add_typer(audit_commands.app, name="audit")
 app.registered_commands.extend(pipeline_commands.app.registered_commands)
 
 
