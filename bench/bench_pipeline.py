@@ -1,0 +1,216 @@
+"""End-to-end throughput of the invoice pipeline on a real Kafka broker.
+
+For each store (SQLite, PostgreSQL) it seeds grants for every account, starts
+`promocredits run` as a separate process, produces N invoices (Zipf-distributed
+over the accounts) and times from the first produce to the last settlement read
+back. In the same run it measures a floor on the same data: a bare kafka-python
+consumer that inserts each poll's rows into PostgreSQL with one batched INSERT
+and produces one result per row. It prints both rates and their ratio.
+
+    python bench/bench_pipeline.py [--invoices 100000] [--accounts 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import itertools
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from application.ledger import Ledger  # noqa: E402
+from infra.store.urls import persistence_env  # noqa: E402
+
+GRANT_MINOR = 50_000  # 500.00: hot accounts run out, so both paths of min() are exercised
+PARTITIONS = 6
+
+
+def zipf_accounts(accounts: int, count: int, seed: int) -> list[str]:
+    weights = list(itertools.accumulate(1.0 / rank for rank in range(1, accounts + 1)))
+    rng = random.Random(seed)
+    top = weights[-1]
+    return [f"bench-acct-{bisect.bisect_left(weights, rng.random() * top):05d}" for _ in range(count)]
+
+
+def invoices(run_id: str, count: int, accounts: int) -> list[tuple[str, bytes]]:
+    """(key, value) messages; totals are integers from a fixed seed."""
+    rng = random.Random(7)
+    messages = []
+    for n, account in enumerate(zipf_accounts(accounts, count, seed=11)):
+        payload = {
+            "event_type": "InvoiceGenerated",
+            "event_id": f"{run_id}-evt-{n}",
+            "invoice_id": f"{run_id}-inv-{n:07d}",
+            "account_id": account,
+            "currency": "USD",
+            "total_minor": rng.randrange(0, 20_000),
+            "issued_at": "2026-11-26T12:00:00Z",
+        }
+        messages.append((account, json.dumps(payload).encode()))
+    return messages
+
+
+def create_topics(bootstrap: str, names: list[str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
+    admin.close()
+
+
+def produce_all(bootstrap: str, topic: str, messages: list[tuple[str, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, batch_size=256 * 1024, acks=1)
+    for key, value in messages:
+        producer.send(topic, key=key.encode(), value=value)
+    producer.flush()
+    producer.close()
+
+
+def read_until(bootstrap: str, topic: str, wanted: set[str], key_field: str, timeout: float) -> int:
+    """Read `topic` from the start until every wanted id was seen; return how many messages."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    missing = set(wanted)
+    seen = 0
+    deadline = time.monotonic() + timeout
+    while missing and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=200, max_records=50_000).values():
+            for record in records:
+                seen += 1
+                missing.discard(json.loads(record.value)[key_field])
+    consumer.close()
+    if missing:
+        raise SystemExit(f"timed out: {len(missing)} of {len(wanted)} results never arrived on {topic}")
+    return seen
+
+
+def timed_run(bootstrap: str, in_topic: str, out_topic: str, messages: list[tuple[str, bytes]], key: str) -> float:
+    wanted = {json.loads(v)["invoice_id"] for _, v in messages}
+    started = time.perf_counter()
+    produce_all(bootstrap, in_topic, messages)
+    read_until(bootstrap, out_topic, wanted, key, timeout=900)
+    return time.perf_counter() - started
+
+
+def seed_grants(store_url: str, accounts: int) -> None:
+    ledger = Ledger(env=persistence_env(store_url))
+    for n in range(accounts):
+        ledger.grant(f"bench-acct-{n:05d}", "seed", "USD", GRANT_MINOR, "promotion")
+    ledger.close()
+
+
+def bench_service(label: str, store_url: str, bootstrap: str, messages: list[tuple[str, bytes]], accounts: int) -> float:
+    run_id = uuid.uuid4().hex[:8]
+    topics = {
+        "PROMOCREDITS_INVOICES_TOPIC": f"bench-{run_id}.invoices",
+        "PROMOCREDITS_SETTLEMENTS_TOPIC": f"bench-{run_id}.settlements",
+        "PROMOCREDITS_LEDGER_EVENTS_TOPIC": f"bench-{run_id}.ledger-events",
+        "PROMOCREDITS_DEAD_LETTER_TOPIC": f"bench-{run_id}.dlq",
+    }
+    create_topics(bootstrap, list(topics.values()))
+    print(f"[{label}] seeding grants for {accounts} accounts...", file=sys.stderr)
+    seed_grants(store_url, accounts)
+    env = {
+        **os.environ,
+        **topics,
+        "PROMOCREDITS_DATABASE_URL": store_url,
+        "PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "PROMOCREDITS_CONSUMER_GROUP": f"bench-{run_id}",
+    }
+    service = subprocess.Popen(
+        [str(ROOT / ".venv/bin/promocredits"), "run"], env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        # Warm up: the consumer group has joined once one invoice settles.
+        warm = invoices(f"warm-{run_id}", 1, accounts)
+        timed_run(bootstrap, topics["PROMOCREDITS_INVOICES_TOPIC"], topics["PROMOCREDITS_SETTLEMENTS_TOPIC"], warm, "invoice_id")
+        print(f"[{label}] service ready; producing {len(messages)} invoices...", file=sys.stderr)
+        return timed_run(
+            bootstrap,
+            topics["PROMOCREDITS_INVOICES_TOPIC"],
+            topics["PROMOCREDITS_SETTLEMENTS_TOPIC"],
+            messages,
+            "invoice_id",
+        )
+    finally:
+        service.send_signal(signal.SIGTERM)
+        try:
+            service.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            service.kill()
+
+
+def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) -> float:
+    run_id = uuid.uuid4().hex[:8]
+    in_topic, out_topic = f"floor-{run_id}.invoices", f"floor-{run_id}.results"
+    create_topics(bootstrap, [in_topic, out_topic])
+    floor = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("floor_consumer.py")), bootstrap, in_topic, out_topic, pg_url, run_id]
+    )
+    try:
+        warm = invoices(f"warm-{run_id}", 1, 1)
+        timed_run(bootstrap, in_topic, out_topic, warm, "invoice_id")
+        return timed_run(bootstrap, in_topic, out_topic, messages, "invoice_id")
+    finally:
+        floor.send_signal(signal.SIGTERM)
+        floor.wait(timeout=30)
+
+
+def fresh_pg_database(server_url: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rpartition("/")[0] + "/" + name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--invoices", type=int, default=100_000)
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--bootstrap", default=os.environ.get("PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    parser.add_argument("--postgres", default=os.environ.get("PROMOCREDITS_TEST_POSTGRES_URL", ""))
+    args = parser.parse_args()
+    pg_server = args.postgres or subprocess.run(
+        ["bash", str(ROOT / "infra/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+    messages = invoices(uuid.uuid4().hex[:8], args.invoices, args.accounts)
+    results: dict[str, float] = {}
+    floor_seconds = bench_floor(fresh_pg_database(pg_server), args.bootstrap, messages)
+    results["floor (kafka-python + one INSERT per poll, PostgreSQL)"] = floor_seconds
+    with tempfile.TemporaryDirectory() as tmp:
+        for store in args.stores.split(","):
+            url = f"sqlite:///{tmp}/bench.db" if store == "sqlite" else fresh_pg_database(pg_server)
+            results[f"promocredits run ({store})"] = bench_service(store, url, args.bootstrap, messages, args.accounts)
+
+    floor_rate = args.invoices / floor_seconds
+    print(f"\npipeline benchmark: {args.invoices} invoices, Zipf over {args.accounts} accounts, {PARTITIONS} partitions")
+    print(f"{'path':58} {'seconds':>8} {'invoices/s':>11} {'x floor':>8}")
+    for name, seconds in results.items():
+        rate = args.invoices / seconds
+        print(f"{name:58} {seconds:8.1f} {rate:11,.0f} {rate / floor_rate:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
