@@ -23,7 +23,7 @@ test-unit: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy domain application infra
+	$(BIN)/mypy domain application projections infra
 	$(BIN)/lint-imports
 
 pg-up:

@@ -14,6 +14,8 @@ from infra.store.urls import persistence_env
 if TYPE_CHECKING:
     from infra.components import Component
     from infra.kafka_runtime.relay import OutboxRelay
+    from infra.views.factory import ViewDatabase
+    from projections.runner import ViewsRunner
 
 
 class Container:
@@ -49,6 +51,35 @@ class Container:
 
         return OutboxRelay(self.settings, self.ledger, self.relay_tracking)
 
+    # Read models and the HTTP API. Imported on first use, so ledger commands
+    # start without loading FastAPI.
+
+    @cached_property
+    def views(self) -> ViewDatabase:
+        from infra.views.factory import ViewDatabase
+
+        return ViewDatabase(self.settings.views_database_url)
+
+    @cached_property
+    def views_runner(self) -> ViewsRunner:
+        from projections.ledger_views import LedgerViewsProjection
+        from projections.runner import ViewsRunner
+
+        projection = LedgerViewsProjection(view=self.views.recorder)
+        return ViewsRunner(projection, self.ledger.recorder, self.ledger.mapper, self.ledger.name)
+
+    @cached_property
+    def projections_component(self) -> Component:
+        from infra.views.runtime import ProjectionsComponent
+
+        return ProjectionsComponent(self.views_runner, self.settings.projection_poll_seconds)
+
+    @cached_property
+    def api_component(self) -> Component:
+        from infra.api.server import ApiComponent
+
+        return ApiComponent(self, self.settings.api_host, self.settings.api_port)
+
     def service_components(self) -> list[Component]:
         """What `promocredits run` runs side by side, each in its own thread.
         Add a long-running part (projections, the HTTP API) by appending it."""
@@ -57,3 +88,5 @@ class Container:
     def close(self) -> None:
         if "ledger" in self.__dict__:
             self.ledger.close()
+        if "views" in self.__dict__:
+            self.views.close()

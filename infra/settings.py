@@ -1,5 +1,7 @@
 """Every setting the service reads, from PROMOCREDITS_* environment variables."""
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +35,14 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=2_000, ge=1)
     # How long the relay sleeps when it has published everything recorded.
     relay_idle_seconds: float = Field(default=0.05, gt=0)
+
+    # HTTP API. Tokens map to roles (reader, operator, auditor); repr=False
+    # keeps them out of logs and tracebacks.
+    api_tokens: dict[str, Literal["reader", "operator", "auditor"]] = Field(default_factory=dict, repr=False)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    # How often caught-up projections look for new events.
+    projection_poll_seconds: float = Field(default=0.1, gt=0)
 
     @property
     def kafka_bootstrap(self) -> str:

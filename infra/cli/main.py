@@ -7,8 +7,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from infra.cli import ledger_commands, pipeline_commands
-from infra.cli import audit_commands
+from infra.cli import audit_commands, ledger_commands, pipeline_commands, projection_commands
 from infra.cli.output import EXIT_FAILURE, EXIT_INVALID, stderr
 
 try:  # Recent typer vendors click; its usage errors are raised from there.
@@ -25,6 +24,8 @@ app = typer.Typer(
 app.registered_commands.extend(ledger_commands.app.registered_commands)
 app.add_typer(audit_commands.app, name="audit")
 app.registered_commands.extend(pipeline_commands.app.registered_commands)
+app.add_typer(projection_commands.app, name="projections")
+app.registered_commands.extend(projection_commands.serve_app.registered_commands)
 
 
 def main() -> None:

@@ -1,0 +1,93 @@
+"""Assembles the FastAPI application; OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from infra import metrics
+from infra.api import problems
+from infra.api.auth import requirer
+from infra.api.routes import accounts_router, analytics_router
+from infra.container import Container
+
+log = logging.getLogger("promocredits.api")
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="Promotional credits",
+        version="1",
+        description="Balances, usage history and analytics of promotional credits; grants and "
+        "calling-credit purchases. Authenticate with `Authorization: Bearer <token>`.",
+    )
+    problems.install(app)
+    tokens = dict(container.settings.api_tokens)
+    if not tokens:
+        log.warning("PROMOCREDITS_API_TOKENS is empty: every /v1 request will be refused")
+    require = requirer(tokens)
+    app.include_router(accounts_router(container, require))
+    app.include_router(analytics_router(container, require))
+    _health(app, container)
+    _instrument(app)
+    metrics.PROJECTION_LAG.set_function(lambda: _lag_or_nan(container))
+    return app
+
+
+def _lag_or_nan(container: Container) -> float:
+    try:
+        return float(container.views_runner.lag())
+    except Exception:
+        return math.nan
+
+
+def _health(app: FastAPI, container: Container) -> None:
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "A database is unreachable"}})
+    def readyz() -> Any:
+        """The event store and the views answer; how far the views lag behind."""
+        try:
+            head = container.views_runner.head()
+        except Exception as error:
+            return problems.problem(503, f"the event store is unreachable: {type(error).__name__}")
+        try:
+            position = container.views_runner.position()
+        except Exception as error:
+            return problems.problem(503, f"the views database is unreachable: {type(error).__name__}")
+        return JSONResponse(
+            {
+                "status": "ready",
+                "event_store_head": head,
+                "projection_position": position,
+                "projection_lag_events": max(0, head - position),
+            }
+        )
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus text exposition."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _instrument(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        # The matched route's template ("/v1/accounts/{account_id}/..."), so
+        # account ids never become label values.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response

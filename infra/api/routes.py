@@ -1,0 +1,128 @@
+"""The /v1 routes: balances and history from the views, writes through the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from application.results import GrantResult, PurchaseResult
+from domain.credit_account import CreditAccount
+from infra.api.auth import READ_ACCOUNTS, READ_ANALYTICS, WRITE_ACCOUNTS
+from infra.api.models import (
+    BalanceResponse,
+    DailyResponse,
+    GrantRequest,
+    GrantResponse,
+    HistoryResponse,
+    LiabilityResponse,
+    PurchaseRequest,
+    PurchaseResponse,
+)
+from infra.container import Container
+from projections.cursor import decode_cursor, encode_cursor
+from projections.ledger_views import history_entry_from_row
+
+
+def _uuid(account_id: str) -> str:
+    return str(CreditAccount.id_for(account_id))
+
+
+def _write(require: Any, what: str) -> dict[str, Any]:
+    """Route options of an idempotent write: 201 when recorded, 200 on replay."""
+    return {
+        "status_code": 201,
+        "dependencies": [require(WRITE_ACCOUNTS)],
+        "responses": {
+            200: {"description": f"Identical replay of an earlier {what}"},
+            409: {"description": f"The {what} id was recorded with different content"},
+            422: {"description": "Invalid request"},
+        },
+    }
+
+
+def _answer(result: GrantResult | PurchaseResult, response: Response) -> dict[str, Any]:
+    response.status_code = 201 if result.is_new else 200
+    return result.to_json()
+
+
+def accounts_router(container: Container, require: Any) -> APIRouter:
+    router = APIRouter(prefix="/v1/accounts/{account_id}", tags=["accounts"])
+
+    @router.get("/promotional-credits", response_model=BalanceResponse, dependencies=[require(READ_ACCOUNTS)])
+    def balance(account_id: str) -> dict[str, Any]:
+        """The account's balances as the dashboard shows them (from the views)."""
+        view = container.views.store.account(_uuid(account_id))
+        if view is None:
+            return {"account_id": account_id, "visible": False, "balances": [], "last_activity_at": None}
+        return {
+            "account_id": account_id,
+            "visible": view.visible,
+            "balances": [asdict(b) for b in view.balances],
+            "last_activity_at": view.last_activity_at,
+        }
+
+    @router.get(
+        "/promotional-credits/history", response_model=HistoryResponse, dependencies=[require(READ_ACCOUNTS)]
+    )
+    def history(
+        account_id: str,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    ) -> dict[str, Any]:
+        """Usage history, newest first; pages stay stable while entries arrive."""
+        before = decode_cursor(cursor) if cursor else None
+        rows = container.views.store.history(_uuid(account_id), limit + 1, before)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return {
+            "entries": [history_entry_from_row(row) for row in page],
+            "next_cursor": encode_cursor(page[-1].version) if more else None,
+        }
+
+    @router.post("/promotional-credits/grants", response_model=GrantResponse, **_write(require, "grant"))
+    def grant(account_id: str, body: GrantRequest, response: Response) -> dict[str, Any]:
+        """Grant credits; the answer carries the ledger's balance (read-your-writes)."""
+        result = container.ledger.grant(
+            account_id, body.grant_id, body.currency, body.amount_minor, body.reason, body.note
+        )
+        return _answer(result, response)
+
+    @router.post("/calling-credit-purchases", response_model=PurchaseResponse, **_write(require, "purchase"))
+    def buy_calling_credits(account_id: str, body: PurchaseRequest, response: Response) -> dict[str, Any]:
+        """Buy calling credits with promotional credits first, the rest due."""
+        result = container.ledger.buy_calling_credits(
+            account_id, body.purchase_id, body.currency, body.price_minor
+        )
+        return _answer(result, response)
+
+    return router
+
+
+def analytics_router(container: Container, require: Any) -> APIRouter:
+    router = APIRouter(prefix="/v1/analytics", tags=["analytics"], dependencies=[require(READ_ANALYTICS)])
+
+    @router.get("/daily", response_model=DailyResponse)
+    def daily(
+        currency: str | None = None,
+        from_day: Annotated[date | None, Query(alias="from", description="First UTC day, YYYY-MM-DD")] = None,
+        to_day: Annotated[date | None, Query(alias="to", description="Last UTC day, YYYY-MM-DD")] = None,
+    ) -> dict[str, Any]:
+        """Per day and currency: granted by reason, applied, calling credits, invoices."""
+        if from_day and to_day and from_day > to_day:
+            raise HTTPException(422, f"from ({from_day}) is after to ({to_day})")
+        rows = container.views.store.daily(
+            currency,
+            from_day.isoformat() if from_day else None,
+            to_day.isoformat() if to_day else None,
+        )
+        return {"days": [asdict(row) for row in rows]}
+
+    @router.get("/liability", response_model=LiabilityResponse)
+    def liability() -> dict[str, Any]:
+        """Outstanding promotional credits (the sum of balances) per currency."""
+        return {"liability": [asdict(row) for row in container.views.store.liability()]}
+
+    return router

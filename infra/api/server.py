@@ -1,0 +1,58 @@
+"""The API server as a component: uvicorn in a thread, stopped by an Event."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import uvicorn
+
+from infra.container import Container
+
+log = logging.getLogger("promocredits.api")
+
+
+class ApiServerError(RuntimeError):
+    """The API server could not start (the port is taken, for one)."""
+
+
+class ApiComponent:
+    """Serves the HTTP API until ``stop`` is set (a Component of `promocredits run`)."""
+
+    name = "api"
+
+    def __init__(self, container: Container, host: str, port: int) -> None:
+        self.container = container
+        self.host = host
+        self.port = port
+        self.server: uvicorn.Server | None = None
+
+    def build(self) -> uvicorn.Server:
+        from infra.api.app import create_app
+
+        config = uvicorn.Config(
+            create_app(self.container),
+            host=self.host,
+            port=self.port,
+            log_level="info",
+            # Logging is the host process's business; uvicorn's access log
+            # shows method, path and status, never headers (so never tokens).
+            log_config=None,
+        )
+        return uvicorn.Server(config)
+
+    def run(self, stop: threading.Event) -> None:
+        server = self.server = self.build()
+
+        def exit_when_stopped() -> None:
+            stop.wait()
+            server.should_exit = True
+
+        threading.Thread(target=exit_when_stopped, name="api-stop", daemon=True).start()
+        log.info("HTTP API on http://%s:%d (OpenAPI at /docs)", self.host, self.port)
+        try:
+            server.run()
+        except SystemExit as error:  # uvicorn exits when it cannot bind
+            raise ApiServerError(f"cannot serve on {self.host}:{self.port}") from error
+        if not server.started and not stop.is_set():
+            raise ApiServerError(f"cannot serve on {self.host}:{self.port}")

@@ -1,0 +1,118 @@
+"""Commands for the read models and the HTTP API: projections run / rebuild /
+status, and serve."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from infra.cli.context import container
+from infra.cli.output import EXIT_FAILURE, emit, fail, stderr, table, user_errors
+from infra.components import Component, ComponentFailedError, run_components, stop_on_signals
+
+app = typer.Typer(
+    help="Build and inspect the read models (balances, history, analytics).", no_args_is_help=True
+)
+serve_app = typer.Typer()
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+
+
+def _status() -> dict[str, int]:
+    runner = container().views_runner
+    head = runner.head()
+    position = runner.position()
+    return {
+        "event_store_head": head,
+        "projection_position": position,
+        "projection_lag_events": max(0, head - position),
+    }
+
+
+def _render_status(status: dict[str, int]) -> None:
+    table(
+        "Projections",
+        ["events recorded", "projected up to", "lag"],
+        [[status["event_store_head"], status["projection_position"], status["projection_lag_events"]]],
+    )
+
+
+@contextmanager
+def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr; silent when stderr is no terminal or with --json."""
+    bar = Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        disable=not enabled or not sys.stderr.isatty(),
+    )
+    task = bar.add_task(label, total=None)
+    with bar:
+        yield lambda position, target: bar.update(task, completed=position, total=max(target, 1))
+
+
+@app.command("run")
+def run_projections(
+    until_caught_up: Annotated[
+        bool, typer.Option("--until-caught-up", help="Stop once everything recorded so far is projected.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Keep the views current (until SIGTERM/SIGINT), or catch up once."""
+    if until_caught_up:
+        with user_errors(), _progress("projecting", not as_json) as progress:
+            container().views_runner.catch_up(progress)
+            status = _status()
+        emit(as_json, status, lambda: _render_status(status))
+        return
+    _serve([container().projections_component])
+
+
+@app.command()
+def rebuild(as_json: JsonFlag = False) -> None:
+    """Rebuild every view from the full history, then catch up."""
+    with user_errors(), _progress("rebuilding views", not as_json) as progress:
+        container().views_runner.rebuild(progress)
+        status = _status()
+    emit(as_json, status, lambda: _render_status(status))
+
+
+@app.command()
+def status(as_json: JsonFlag = False) -> None:
+    """How far the views lag behind the event store."""
+    with user_errors():
+        current = _status()
+    emit(as_json, current, lambda: _render_status(current))
+
+
+@serve_app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8080].")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) until SIGTERM/SIGINT."""
+    from infra.api.server import ApiComponent
+
+    settings = container().settings
+    _serve([ApiComponent(container(), host or settings.api_host, port or settings.api_port)])
+
+
+def _serve(components: list[Component]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    stop_on_signals(stop)
+    try:
+        run_components(components, stop)
+    except ComponentFailedError as error:
+        fail(str(error), EXIT_FAILURE)
+    finally:
+        container().close()

@@ -1,0 +1,1 @@
+"""View storage for the projections, on SQLite or PostgreSQL."""

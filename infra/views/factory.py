@@ -1,0 +1,41 @@
+"""Builds the view store named by PROMOCREDITS_VIEWS_DATABASE_URL."""
+
+from __future__ import annotations
+
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
+from eventsourcing.utils import Environment
+
+from infra.store.urls import persistence_env
+from infra.views.postgres_views import PostgresViewRecorder
+from infra.views.sqlite_views import SQLiteViewRecorder
+from projections.ports import ViewStore
+
+# PostgreSQL names the tracking table after this: "views_tracking".
+ENV_NAME = "views"
+
+
+class ViewDatabase:
+    """The view store and the connection pool behind it."""
+
+    def __init__(self, url: str) -> None:
+        env = persistence_env(url)
+        env.pop("APPLICATION_RECORDER_TOPIC", None)
+        # The API reads from several threads while a projection writes.
+        env.setdefault("POSTGRES_POOL_SIZE", "4")
+        env.setdefault("POSTGRES_MAX_OVERFLOW", "4")
+        self.factory: InfrastructureFactory[TrackingRecorder] = InfrastructureFactory.construct(
+            Environment(ENV_NAME, env)
+        )
+        recorder_class = (
+            PostgresViewRecorder
+            if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+            else SQLiteViewRecorder
+        )
+        self.recorder = self.factory.tracking_recorder(recorder_class)
+
+    @property
+    def store(self) -> ViewStore:
+        return self.recorder  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.factory.close()
