@@ -41,7 +41,7 @@ our_pid() {
   [[ -f $PIDFILE ]] || return 1
   pid=$(<"$PIDFILE")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  ps -p "$pid" -o args= 2>/dev/null | grep -qF "kafka.Kafka $PROPS" || return 1
+  ps -ww -p "$pid" -o args= 2>/dev/null | grep -qF "kafka.Kafka $PROPS" || return 1
   echo "$pid"
 }
 
