@@ -69,6 +69,13 @@ class Container:
         return ViewsRunner(projection, self.ledger.recorder, self.ledger.mapper, self.ledger.name)
 
     @cached_property
+    def api_ledger(self) -> Ledger:
+        """The HTTP API's own ledger. A Ledger keeps the aggregates it wrote in
+        memory and is not safe for concurrent writers, so the API does not
+        share the consumer's and serialises its own writes (see infra.api)."""
+        return Ledger(env=persistence_env(self.settings.database_url), cache_size=0)
+
+    @cached_property
     def projections_component(self) -> Component:
         from infra.views.runtime import ProjectionsComponent
 
@@ -83,10 +90,12 @@ class Container:
     def service_components(self) -> list[Component]:
         """What `promocredits run` runs side by side, each in its own thread.
         Add a long-running part (projections, the HTTP API) by appending it."""
-        return [self.invoice_consumer, self.outbox_relay]
+        return [self.invoice_consumer, self.outbox_relay, self.projections_component, self.api_component]
 
     def close(self) -> None:
         if "ledger" in self.__dict__:
             self.ledger.close()
+        if "api_ledger" in self.__dict__:
+            self.api_ledger.close()
         if "views" in self.__dict__:
             self.views.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
@@ -50,6 +51,10 @@ def _answer(result: GrantResult | PurchaseResult, response: Response) -> dict[st
 
 def accounts_router(container: Container, require: Any) -> APIRouter:
     router = APIRouter(prefix="/v1/accounts/{account_id}", tags=["accounts"])
+    # Requests run on a thread pool; one writer at a time keeps the ledger's
+    # in-memory state consistent. Other processes are kept apart by the
+    # store's optimistic concurrency.
+    writing = threading.Lock()
 
     @router.get("/promotional-credits", response_model=BalanceResponse, dependencies=[require(READ_ACCOUNTS)])
     def balance(account_id: str) -> dict[str, Any]:
@@ -85,17 +90,19 @@ def accounts_router(container: Container, require: Any) -> APIRouter:
     @router.post("/promotional-credits/grants", response_model=GrantResponse, **_write(require, "grant"))
     def grant(account_id: str, body: GrantRequest, response: Response) -> dict[str, Any]:
         """Grant credits; the answer carries the ledger's balance (read-your-writes)."""
-        result = container.ledger.grant(
-            account_id, body.grant_id, body.currency, body.amount_minor, body.reason, body.note
-        )
+        with writing:
+            result = container.api_ledger.grant(
+                account_id, body.grant_id, body.currency, body.amount_minor, body.reason, body.note
+            )
         return _answer(result, response)
 
     @router.post("/calling-credit-purchases", response_model=PurchaseResponse, **_write(require, "purchase"))
     def buy_calling_credits(account_id: str, body: PurchaseRequest, response: Response) -> dict[str, Any]:
         """Buy calling credits with promotional credits first, the rest due."""
-        result = container.ledger.buy_calling_credits(
-            account_id, body.purchase_id, body.currency, body.price_minor
-        )
+        with writing:
+            result = container.api_ledger.buy_calling_credits(
+                account_id, body.purchase_id, body.currency, body.price_minor
+            )
         return _answer(result, response)
 
     return router
