@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, OperationalError
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, InternalError, OperationalError
 
 from application.money import check_known_currency
 from application.results import (
@@ -60,6 +60,20 @@ class Ledger(Application[UUID]):
         # process writes the same account; optimistic concurrency then rejects
         # the save and we reload, so a stale copy can never decide anything.
         self._hot: OrderedDict[str, CreditAccount] = OrderedDict()
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        # Processes started together on a fresh PostgreSQL database race to
+        # create the tables: CREATE ... IF NOT EXISTS is not atomic there, and
+        # the loser fails on a catalog unique index. By then the winner has
+        # created them, so building the recorder again succeeds.
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return super().construct_recorder()
+            except (IntegrityError, InternalError):
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(0.01 * 2**attempt, 0.25))
+        raise AssertionError("unreachable")
 
     # Commands
 
