@@ -42,6 +42,23 @@ def _hyphenated(hex32: str) -> str:
     return hex32
 
 
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return b"" if value is None else str(value).encode("utf-8", "surrogateescape")
+
+
+def _coerced(n: int, originator_id: Any, version: Any, topic: Any, state: Any, stored: Any) -> RawRow:
+    """A row whose column types were changed behind the recorder's back
+    (SQLite keeps whatever type is written): read it as the bytes it now holds
+    so the chain, not a crash, reports it."""
+    try:
+        number = int(version)
+    except (TypeError, ValueError):
+        number = -1
+    return n, _hyphenated(str(originator_id)), number, str(topic), _as_bytes(state), stored
+
+
 def _merge(events: Iterator[RawRow], orphans: Iterator[RawRow]) -> Iterator[RawRow]:
     return heapq.merge(events, orphans, key=lambda row: row[0])
 
@@ -104,6 +121,8 @@ class SQLiteRawLog:
             yield from _merge(
                 (
                     (n, _hyphenated(originator_id), version, topic, state, stored)
+                    if type(state) is bytes and type(version) is int and type(topic) is str
+                    else _coerced(n, originator_id, version, topic, state, stored)
                     for n, originator_id, version, topic, state, stored in _keyset(
                         page_of(events), self._page
                     )
