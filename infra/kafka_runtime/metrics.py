@@ -1,16 +1,20 @@
-"""Prometheus metrics of the pipeline, served later by the HTTP API's /metrics."""
+"""Metrics of the pipeline: the shared ones from infra.metrics (served at
+/metrics), plus what only the pipeline reports."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter
 
-INVOICES_CONSUMED = Counter("promocredits_invoices_consumed_total", "InvoiceGenerated messages consumed")
-INVOICES_SETTLED = Counter("promocredits_invoices_settled_total", "Invoices whose decision is recorded")
-INVOICES_DEAD_LETTERED = Counter(
-    "promocredits_invoices_dead_lettered_total", "Messages copied to the dead-letter topic", ["reason"]
-)
+from infra.metrics import INVOICES_CONSUMED, INVOICES_DEAD_LETTERED, INVOICES_SETTLED, RELAY_LAG
+
 TRANSIENT_FAILURES = Counter(
-    "promocredits_pipeline_transient_failures_total",
-    "Batches retried after a transient failure",
-    ["component"],
+    "promocredits_pipeline_transient_failures", "Batches retried after a transient failure", ["component"]
 )
-RELAY_PUBLISHED = Counter("promocredits_relay_published_total", "Messages the outbox relay published")
-RELAY_LAG = Gauge("promocredits_relay_lag_events", "Events recorded but not yet published")
+RELAY_PUBLISHED = Counter("promocredits_relay_published", "Messages the outbox relay published")
+
+__all__ = [
+    "INVOICES_CONSUMED",
+    "INVOICES_DEAD_LETTERED",
+    "INVOICES_SETTLED",
+    "RELAY_LAG",
+    "RELAY_PUBLISHED",
+    "TRANSIENT_FAILURES",
+]

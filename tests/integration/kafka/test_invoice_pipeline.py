@@ -1,0 +1,230 @@
+"""The invoice pipeline against a real broker and a real store: invoices in,
+settlements and ledger events out, dead letters for what can never succeed."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+import orjson
+import pytest
+from eventsourcing.persistence import OperationalError
+
+from application.ledger import Ledger
+from consumers.contracts import InvoiceCreditsApplied, LedgerEvent
+from infra.container import Container
+from infra.kafka_runtime.consumer import InvoiceConsumer
+from infra.settings import Settings
+from tests.kafka_server import (
+    decisions_by_invoice,
+    headers,
+    invoice,
+    produce,
+    read_topic,
+    running,
+    values,
+)
+
+pytestmark = pytest.mark.kafka
+
+
+def run_pipeline(pipeline: Container) -> AbstractContextManager[None]:
+    return running([pipeline.invoice_consumer, pipeline.outbox_relay])
+
+
+def test_an_invoice_comes_back_as_a_settlement_with_the_right_amounts(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    # Given alice holds 10.00 USD of credits
+    pipeline.ledger.grant("acct-alice", "grant-001", "USD", 1000, "goodwill")
+    with run_pipeline(pipeline):
+        # When billing generates a 25.00 USD invoice for her
+        produce(
+            kafka_bootstrap,
+            settings.invoices_topic,
+            [("acct-alice", invoice("acct-alice", "inv-2026-001", 2500))],
+        )
+        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        ledger_events = read_topic(kafka_bootstrap, settings.ledger_events_topic, until=lambda r: len(r) >= 2)
+
+    # Then billing learns that 10.00 was applied and 15.00 is still due
+    assert len(settlements) == 1
+    assert settlements[0].key == b"acct-alice"
+    settlement = InvoiceCreditsApplied.model_validate_json(settlements[0].value)
+    assert (settlement.invoice_id, settlement.account_id, settlement.currency) == (
+        "inv-2026-001",
+        "acct-alice",
+        "USD",
+    )
+    assert settlement.invoice_total_minor == 2500
+    assert settlement.credits_applied_minor == 1000
+    assert settlement.amount_due_minor == 1500
+    assert settlement.balance_minor == 0
+    # And the ledger-events topic carries the grant and the application, the
+    # application under the settlement's event id
+    published = [LedgerEvent.model_validate_json(r.value).root for r in ledger_events]
+    assert [e.event_type for e in published] == ["CreditGranted", "CreditApplied"]
+    assert published[1].event_id == settlement.event_id
+    assert all(r.key == b"acct-alice" for r in ledger_events)
+
+
+def test_an_account_without_credits_gets_a_zero_credit_decision_that_stands(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    with run_pipeline(pipeline):
+        # Given bob holds no credits when his invoice arrives
+        produce(
+            kafka_bootstrap,
+            settings.invoices_topic,
+            [("acct-bob", invoice("acct-bob", "inv-2026-002", 4000))],
+        )
+        first = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        # When he is granted credits and the same invoice is delivered again
+        pipeline.ledger.grant("acct-bob", "grant-002", "USD", 5000, "promotion")
+        produce(
+            kafka_bootstrap,
+            settings.invoices_topic,
+            [("acct-bob", invoice("acct-bob", "inv-2026-002", 4000))],
+        )
+        ledger_events = read_topic(kafka_bootstrap, settings.ledger_events_topic, until=lambda r: len(r) >= 2)
+        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+
+    # Then the first decision (nothing applied, everything due) is the only one
+    assert values(first) == values(settlements)
+    [decision] = values(settlements)
+    assert (decision["credits_applied_minor"], decision["amount_due_minor"]) == (0, 4000)
+    assert [e["event_type"] for e in values(ledger_events)] == ["CreditApplied", "CreditGranted"]
+    assert pipeline.ledger.balance("acct-bob").balances[0].balance_minor == 5000
+
+
+def test_a_redelivered_invoice_is_decided_once_and_settled_under_one_event_id(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    pipeline.ledger.grant("acct-carol", "grant-003", "EUR", 700, "refund")
+    message = invoice("acct-carol", "inv-2026-003", 1000, currency="EUR")
+    with run_pipeline(pipeline):
+        # When the same message arrives three times
+        produce(kafka_bootstrap, settings.invoices_topic, [("acct-carol", message)] * 3)
+        dead = read_topic(kafka_bootstrap, settings.dead_letter_topic, until=lambda r: False, timeout=3)
+        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+
+    # Then one decision is recorded and published, none dead-lettered
+    assert len(decisions_by_invoice(pipeline.ledger)["inv-2026-003"]) == 1
+    assert len({s["event_id"] for s in values(settlements)}) == 1
+    assert [s["credits_applied_minor"] for s in values(settlements)] == [700]
+    assert dead == []
+
+
+def test_the_same_invoice_id_with_different_content_goes_to_the_dead_letter_topic(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    original = invoice("acct-dave", "inv-2026-004", 1000)
+    altered = invoice("acct-dave", "inv-2026-004", 9000)
+    with run_pipeline(pipeline):
+        produce(kafka_bootstrap, settings.invoices_topic, [("acct-dave", original), ("acct-dave", altered)])
+        dead = read_topic(kafka_bootstrap, settings.dead_letter_topic, until=lambda r: len(r) >= 1)
+        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+
+    # Then the altered copy is dead-lettered unchanged, saying why and from where
+    [letter] = dead
+    assert letter.value == orjson.dumps(altered)
+    assert letter.key == b"acct-dave"
+    found = headers(letter)
+    assert found["dlq.reason"] == "conflict"
+    assert "inv-2026-004" in found["dlq.error"]
+    assert found["dlq.original.topic"] == settings.invoices_topic
+    assert int(found["dlq.original.partition"]) in range(settings.kafka_partitions)
+    assert int(found["dlq.original.offset"]) == 1
+    # And billing only ever hears of the original decision
+    assert [s["invoice_total_minor"] for s in values(settlements)] == [1000]
+
+
+BROKEN = {
+    "plain text": (b"this is not json", "not_json"),
+    "truncated JSON": (b'{"event_type": "InvoiceGenerated", "invoice_id": "inv-x"', "not_json"),
+    "missing fields": (
+        orjson.dumps({"event_type": "InvoiceGenerated", "invoice_id": "inv-2026-010"}),
+        "invalid",
+    ),
+    "total as a string": (orjson.dumps(invoice("acct-erin", "inv-2026-011", "1000")), "invalid"),  # type: ignore[arg-type]
+    "total as a float": (orjson.dumps(invoice("acct-erin", "inv-2026-012", 10.5)), "invalid"),  # type: ignore[arg-type]
+    "negative total": (orjson.dumps(invoice("acct-erin", "inv-2026-013", -1)), "invalid"),
+    "unknown currency": (orjson.dumps(invoice("acct-erin", "inv-2026-014", 100, currency="XYZ")), "invalid"),
+    "wrong event type": (
+        orjson.dumps(invoice("acct-erin", "inv-2026-016", 100, event_type="InvoicePaid")),
+        "invalid",
+    ),
+}
+
+
+def test_non_json_and_invalid_messages_are_dead_lettered_and_later_ones_still_settle(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    with run_pipeline(pipeline):
+        # Given every kind of broken message, each followed by a good one
+        # (with an extra field, which is fine)
+        messages: list[tuple[str, bytes | dict[str, object]]] = []
+        for n, (bad, _reason) in enumerate(BROKEN.values()):
+            messages.append(("acct-erin", bad))
+            messages.append(("acct-erin", invoice("acct-erin", f"inv-2026-1{n:02}", 300, channel="web")))
+        produce(kafka_bootstrap, settings.invoices_topic, messages)
+        dead = read_topic(kafka_bootstrap, settings.dead_letter_topic, until=lambda r: len(r) >= len(BROKEN))
+        settlements = read_topic(
+            kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= len(BROKEN)
+        )
+
+    # Then each broken one is dead-lettered unchanged with its reason and a
+    # readable error, in the order they came
+    assert [letter.value for letter in dead] == [bad for bad, _ in BROKEN.values()]
+    assert [headers(letter)["dlq.reason"] for letter in dead] == [reason for _, reason in BROKEN.values()]
+    assert all(headers(letter)["dlq.error"] for letter in dead)
+    assert [int(headers(letter)["dlq.original.offset"]) for letter in dead] == list(
+        range(0, 2 * len(BROKEN), 2)
+    )
+    # And every good one after them settles
+    expected = [f"inv-2026-1{n:02}" for n in range(len(BROKEN))]
+    assert [s["invoice_id"] for s in values(settlements)] == expected
+    assert sorted(decisions_by_invoice(pipeline.ledger)) == expected
+
+
+class FlakyLedger:
+    """The real ledger behind a store that is down for the first calls."""
+
+    def __init__(self, ledger: Ledger, failures: int) -> None:
+        self._ledger = ledger
+        self.failures_left = failures
+
+    def apply_invoices(self, requests):  # type: ignore[no-untyped-def]
+        if self.failures_left:
+            self.failures_left -= 1
+            raise OperationalError("database is unavailable")
+        return self._ledger.apply_invoices(requests)
+
+    def forget_cached_accounts(self) -> None:
+        self._ledger.forget_cached_accounts()
+
+
+def test_a_store_outage_is_retried_never_dead_lettered_nor_skipped(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    # Given the store fails the first three batches
+    pipeline.ledger.grant("acct-frank", "grant-005", "USD", 200, "compensation")
+    flaky = FlakyLedger(pipeline.ledger, failures=3)
+    consumer = InvoiceConsumer(settings, flaky)  # type: ignore[arg-type]
+    with running([consumer, pipeline.outbox_relay]):
+        produce(
+            kafka_bootstrap,
+            settings.invoices_topic,
+            [("acct-frank", invoice("acct-frank", f"inv-2026-02{n}", 100)) for n in range(3)],
+        )
+        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 3)
+        dead = read_topic(kafka_bootstrap, settings.dead_letter_topic, until=lambda r: False, timeout=2)
+
+    # Then every invoice was decided once the store came back, in order
+    assert flaky.failures_left == 0
+    assert dead == []
+    decided = sorted(values(settlements), key=lambda s: s["invoice_id"])
+    assert [(s["invoice_id"], s["credits_applied_minor"]) for s in decided] == [
+        ("inv-2026-020", 100),
+        ("inv-2026-021", 100),
+        ("inv-2026-022", 0),
+    ]

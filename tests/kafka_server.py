@@ -1,0 +1,205 @@
+"""A real Kafka broker for tests, and small helpers to talk to it.
+
+The broker is PROMOCREDITS_TEST_KAFKA_BOOTSTRAP when set, else the local
+broker of infra/kafka/kafka.sh, else a testcontainers broker when a Docker
+engine answers; otherwise the test is skipped locally and FAILS in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from application.ledger import Ledger
+from domain.credit_account import CreditAccount
+from infra.components import Component, run_components
+from infra.settings import Settings
+from tests.servers import ROOT, unavailable
+
+
+def kafka_bootstrap_servers() -> str:
+    configured = os.environ.get("PROMOCREDITS_TEST_KAFKA_BOOTSTRAP")
+    if configured:
+        return configured
+    attempts = []
+    script = str(ROOT / "infra/kafka/kafka.sh")
+    up = subprocess.run(["bash", script, "up"], capture_output=True, text=True, check=False)
+    if up.returncode == 0:
+        status = subprocess.run(["bash", script, "status"], capture_output=True, text=True, check=False)
+        if status.returncode == 0:
+            return status.stdout.strip().splitlines()[-1]
+        attempts.append(f"local broker: {status.stderr.strip()}")
+    else:
+        attempts.append(f"local broker: {up.stderr.strip()[-500:]}")
+    try:
+        from testcontainers.kafka import KafkaContainer
+
+        container = KafkaContainer("confluentinc/cp-kafka:7.6.0")
+        container.start()
+        return str(container.get_bootstrap_server())
+    except Exception as error:  # any failure means no Docker here
+        attempts.append(f"testcontainers: {error}")
+    unavailable("Kafka", "; ".join(attempts))
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    return kafka_bootstrap_servers()
+
+
+def pipeline_settings(store_url: str, bootstrap: str, **overrides: Any) -> Settings:
+    """Settings with topics and a group of their own, so tests never meet."""
+    suffix = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "database_url": store_url,
+        "kafka_bootstrap_servers": bootstrap,
+        "invoices_topic": f"test-{suffix}.invoices",
+        "dead_letter_topic": f"test-{suffix}.invoices.dlq",
+        "settlements_topic": f"test-{suffix}.settlements",
+        "ledger_events_topic": f"test-{suffix}.ledger-events",
+        "consumer_group": f"test-{suffix}",
+        "kafka_partitions": 3,
+        "relay_idle_seconds": 0.02,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a `promocredits` subprocess these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"PROMOCREDITS_{name.upper()}"] = str(value)
+    return env
+
+
+def invoice(
+    account_id: str, invoice_id: str, total_minor: int, currency: str = "USD", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "event_type": "InvoiceGenerated",
+        "event_id": f"evt-{invoice_id}",
+        "invoice_id": invoice_id,
+        "account_id": account_id,
+        "currency": currency,
+        "total_minor": total_minor,
+        "issued_at": "2026-03-01T09:30:00Z",
+        **extra,
+    }
+
+
+def produce(bootstrap: str, topic: str, messages: Iterable[tuple[str, bytes | dict[str, Any]]]) -> None:
+    """Send (key, value) pairs; dict values are sent as JSON."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    try:
+        for key, value in messages:
+            payload = value if isinstance(value, bytes) else orjson.dumps(value)
+            producer.send(topic, key=key.encode(), value=payload)
+        producer.flush(timeout=30)
+    finally:
+        producer.close(timeout=5)
+
+
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list[ConsumerRecord]], bool],
+    timeout: float = 60.0,
+) -> list[ConsumerRecord]:
+    """Every record of the topic from the start, read until ``until`` holds
+    (then a moment longer, to catch anything that should not be there)."""
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        partitions = _partitions(reader, topic, timeout)
+        reader.assign(partitions)
+        reader.seek_to_beginning(*partitions)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        settled_at: float | None = None
+        while time.monotonic() < deadline:
+            for batch in reader.poll(timeout_ms=200).values():
+                records.extend(batch)
+            if until(records):
+                settled_at = settled_at or time.monotonic()
+                if time.monotonic() - settled_at > 1.0:
+                    return records
+            else:
+                settled_at = None
+        return records
+    finally:
+        reader.close()
+
+
+def _partitions(reader: KafkaConsumer, topic: str, timeout: float) -> list[TopicPartition]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = reader.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        time.sleep(0.2)
+    raise AssertionError(f"topic {topic} never appeared")
+
+
+def values(records: Iterable[ConsumerRecord]) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value) for r in records]
+
+
+def headers(record: ConsumerRecord) -> dict[str, str]:
+    return {k: v.decode() for k, v in record.headers}
+
+
+@contextmanager
+def running(components: Sequence[Component]) -> Iterator[None]:
+    """Run components in the background for the duration of the block, then
+    stop them as SIGTERM would, and fail if one of them failed."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            run_components(components, stop)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "the pipeline did not stop within 30 s"
+    assert not errors, errors
+
+
+def recorded_events(ledger: Ledger) -> list[Any]:
+    """Every domain event in the store, in notification order."""
+    events: list[Any] = []
+    position = 0
+    while True:
+        page = ledger.recorder.select_notifications(start=position, limit=1000, inclusive_of_start=False)
+        if not page:
+            return events
+        events.extend(ledger.mapper.to_domain_event(n) for n in page)
+        position = page[-1].id
+
+
+def decisions_by_invoice(ledger: Ledger) -> dict[str, list[CreditAccount.CreditApplied]]:
+    found: dict[str, list[CreditAccount.CreditApplied]] = {}
+    for event in recorded_events(ledger):
+        if isinstance(event, CreditAccount.CreditApplied):
+            found.setdefault(event.invoice_id, []).append(event)
+    return found
