@@ -32,5 +32,8 @@ pg-up:
 pg-down:
 	bash infra/postgres/pg.sh down
 
+bench-verify: install
+	$(BIN)/python bench/bench_verify.py $(BENCH_VERIFY_ARGS)
+
 clean:
 	rm -rf $(VENV) var build *.egg-info
