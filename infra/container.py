@@ -66,7 +66,13 @@ class Container:
         from projections.runner import ViewsRunner
 
         projection = LedgerViewsProjection(view=self.views.recorder)
-        return ViewsRunner(projection, self.ledger.recorder, self.ledger.mapper, self.ledger.name)
+        return ViewsRunner(
+            projection,
+            self.ledger.recorder,
+            self.ledger.mapper,
+            self.ledger.name,
+            batch_size=self.settings.projection_batch_size,
+        )
 
     @cached_property
     def api_ledger(self) -> Ledger:

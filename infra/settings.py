@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8080, ge=0, le=65535)
     # How often caught-up projections look for new events.
     projection_poll_seconds: float = Field(default=0.1, gt=0)
+    # Events applied to the views per transaction.
+    projection_batch_size: int = Field(default=500, ge=1)
 
     @property
     def kafka_bootstrap(self) -> str:

@@ -6,6 +6,8 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -19,6 +21,8 @@ from infra.api.routes import accounts_router, analytics_router
 from infra.container import Container
 
 log = logging.getLogger("promocredits.api")
+
+READY_TIMEOUT_SECONDS = 2.0
 
 
 def create_app(container: Container) -> FastAPI:
@@ -54,25 +58,35 @@ def _health(app: FastAPI, container: Container) -> None:
         """The process is up."""
         return {"status": "ok"}
 
+    # Checks run on their own threads with a deadline: a database that does
+    # not answer must make /readyz say so quickly, not hang the probe.
+    checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz")
+
+    def probe(what: str, check: Callable[[], int]) -> int | JSONResponse:
+        try:
+            return checks.submit(check).result(timeout=READY_TIMEOUT_SECONDS)
+        except FutureTimeout:
+            return problems.problem(503, f"the {what} did not answer within {READY_TIMEOUT_SECONDS:g}s")
+        except Exception as error:
+            return problems.problem(503, f"the {what} is unreachable: {type(error).__name__}")
+
     @app.get("/readyz", tags=["operations"], responses={503: {"description": "A database is unreachable"}})
     def readyz() -> Any:
         """The event store and the views answer; how far the views lag behind."""
-        try:
-            head = container.views_runner.head()
-        except Exception as error:
-            return problems.problem(503, f"the event store is unreachable: {type(error).__name__}")
-        try:
-            position = container.views_runner.position()
-        except Exception as error:
-            return problems.problem(503, f"the views database is unreachable: {type(error).__name__}")
-        return JSONResponse(
-            {
-                "status": "ready",
-                "event_store_head": head,
-                "projection_position": position,
-                "projection_lag_events": max(0, head - position),
-            }
+        head = probe("event store", lambda: container.ledger.recorder.max_notification_id() or 0)
+        if isinstance(head, JSONResponse):
+            return head
+        position = probe(
+            "views database", lambda: container.views.store.max_tracking_id(container.ledger.name) or 0
         )
+        if isinstance(position, JSONResponse):
+            return position
+        return {
+            "status": "ready",
+            "event_store_head": head,
+            "projection_position": position,
+            "projection_lag_events": max(0, head - position),
+        }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus() -> Response:
