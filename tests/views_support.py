@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import httpx
 
+from application.ledger import InvoiceRequest, Ledger
 from infra.api.server import ApiComponent
 from infra.container import Container
 
@@ -63,3 +64,29 @@ def running_api(container: Container) -> Iterator[str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def write_history(ledger: Ledger, accounts: int = 12, rounds: int = 3) -> None:
+    """A varied, deterministic history: grants for every reason in three
+    currencies, invoices with and without credits (in batches, as the
+    consumer writes them), calling-credit purchases, and repeated commands."""
+    reasons = ("compensation", "refund", "promotion", "goodwill")
+    currencies = ("USD", "EUR", "JPY")
+    for r in range(rounds):
+        for a in range(accounts):
+            account = f"acct-{a:03d}"
+            currency = currencies[(a + r) % 3]
+            if (a + r) % 4 != 3:  # some accounts get nothing this round
+                ledger.grant(account, f"grant-{a}-{r}", currency, 500 + 37 * a + r, reasons[(a + r) % 4])
+            if a % 5 == 0:
+                ledger.buy_calling_credits(account, f"purchase-{a}-{r}", currency, 120 + a)
+        ledger.apply_invoices(
+            [
+                InvoiceRequest(
+                    f"acct-{a:03d}", f"inv-{r}-{a}", currencies[(a * 7 + r) % 3], (a * 131 + r * 17) % 900
+                )
+                for a in range(accounts)
+            ]
+        )
+        # a retried grant changes nothing and records nothing
+        ledger.grant("acct-000", "grant-0-0", currencies[0], 500, reasons[0])
