@@ -43,7 +43,7 @@ def postgres_url() -> str:
         container = PostgresContainer("postgres:15", driver=None)
         container.start()
         return container.get_connection_url()
-    except Exception as error:  # noqa: BLE001 - any failure means no Docker here
+    except Exception as error:  # any failure means no Docker here
         attempts.append(f"testcontainers: {error}")
     unavailable("PostgreSQL", "; ".join(attempts))
     raise AssertionError("unreachable")
