@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     kafka_replication_factor: int = Field(default=-1, ge=-1)
     # One store transaction per poll: the larger the batch, the fewer commits.
     consumer_batch_size: int = Field(default=2_000, ge=1)
+    # How long a crashed consumer's partitions wait before the group hands
+    # them to another member (or to its own restart).
+    consumer_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    # Static group membership: a stable id per instance (a pod name, say)
+    # lets a restarted consumer take its partitions back without a rebalance.
+    consumer_instance_id: str | None = None
     relay_batch_size: int = Field(default=2_000, ge=1)
     # How long the relay sleeps when it has published everything recorded.
     relay_idle_seconds: float = Field(default=0.05, gt=0)

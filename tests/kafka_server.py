@@ -24,6 +24,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from application.ledger import Ledger
 from domain.credit_account import CreditAccount
 from infra.components import Component, run_components
+from infra.kafka_runtime.clients import ensure_topics, pipeline_topics
 from infra.settings import Settings
 from tests.servers import ROOT, unavailable
 
@@ -72,9 +73,15 @@ def pipeline_settings(store_url: str, bootstrap: str, **overrides: Any) -> Setti
         "consumer_group": f"test-{suffix}",
         "kafka_partitions": 3,
         "relay_idle_seconds": 0.02,
+        # The broker's minimum: a killed consumer's restart waits this long.
+        "consumer_session_timeout_ms": 6_000,
     }
     values.update(overrides)
-    return Settings(**values)
+    settings = Settings(**values)
+    # Before anyone produces: the broker would auto-create them otherwise,
+    # with its own partition count.
+    ensure_topics(settings, pipeline_topics(settings), threading.Event())
+    return settings
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

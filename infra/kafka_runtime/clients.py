@@ -47,6 +47,9 @@ def consumer(settings: Settings, client_id: str, **config: Any) -> KafkaConsumer
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.consumer_batch_size,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=min(3_000, settings.consumer_session_timeout_ms // 3),
+        group_instance_id=settings.consumer_instance_id,
         fetch_max_bytes=64 * 1024 * 1024,
         **config,
     )
