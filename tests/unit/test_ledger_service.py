@@ -1,0 +1,114 @@
+"""The ledger service's unit of work, on the in-memory store with faults injected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from application import ledger as ledger_module
+from application.ledger import MAX_ATTEMPTS, InvoiceRequest, Ledger
+from application.results import event_id
+from domain.credit_account import CreditAccount
+
+
+@pytest.fixture
+def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+    # Retries back off with sleeps; the faults here are instant.
+    monkeypatch.setattr(ledger_module.time, "sleep", lambda _: None)
+    built = Ledger()
+    yield built
+    built.close()
+
+
+def stored(ledger: Ledger) -> int:
+    return ledger.recorder.max_notification_id() or 0
+
+
+def failing_inserts(ledger: Ledger, monkeypatch: pytest.MonkeyPatch, failures: int) -> list[int]:
+    """Make the next `failures` inserts lose an optimistic-concurrency race."""
+    calls: list[int] = []
+    real = ledger.recorder.insert_events
+
+    def insert(stored_events: Any, **kwargs: Any) -> Any:
+        calls.append(len(stored_events))
+        if len(calls) <= failures:
+            raise IntegrityError("another writer took this version")
+        return real(stored_events, **kwargs)
+
+    monkeypatch.setattr(ledger.recorder, "insert_events", insert)
+    return calls
+
+
+def test_a_lost_race_is_decided_again_and_recorded_once(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the first two saves lose a race with another writer
+    calls = failing_inserts(ledger, monkeypatch, failures=2)
+    # when credits are granted
+    result = ledger.grant("acct-alice", "grant-1", "USD", 2500, "promotion")
+    # then the third attempt records it, once
+    assert len(calls) == 3
+    assert result.is_new and result.balance_minor == 2500
+    assert [e["type"] for e in ledger.history("acct-alice")] == ["grant"]
+
+
+def test_a_hopeless_race_fails_records_nothing_and_forgets_the_cached_account(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.grant("acct-alice", "grant-1", "USD", 1000, "promotion")
+    before = stored(ledger)
+    calls = failing_inserts(ledger, monkeypatch, failures=MAX_ATTEMPTS)
+    with pytest.raises(IntegrityError):
+        ledger.apply_invoice("acct-alice", "inv-1", "USD", 400)
+    assert len(calls) == MAX_ATTEMPTS
+    assert stored(ledger) == before
+    # the half-decided account is not reused: the next decision starts from the store
+    assert "acct-alice" not in ledger._hot
+    settled = ledger.apply_invoice("acct-alice", "inv-2", "USD", 400)
+    assert (settled.credits_applied_minor, settled.balance_minor) == (400, 600)
+
+
+def test_a_batch_of_invoices_is_recorded_in_one_store_transaction(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for account in ("acct-alice", "acct-bob"):
+        ledger.grant(account, "grant-1", "USD", 1000, "promotion")
+    calls = failing_inserts(ledger, monkeypatch, failures=0)
+    outcomes = ledger.apply_invoices(
+        [
+            InvoiceRequest("acct-alice", "inv-1", "USD", 300),
+            InvoiceRequest("acct-bob", "inv-2", "USD", 1300),
+            InvoiceRequest("acct-carol", "inv-3", "USD", 50),
+        ]
+    )
+    # one insert: three decisions plus the opening of acct-carol's account
+    assert calls == [4]
+    assert [getattr(o, "credits_applied_minor", None) for o in outcomes] == [300, 1000, 0]
+
+
+def test_the_write_cache_stays_within_its_bound() -> None:
+    bounded = Ledger(cache_size=2)
+    for n in range(5):
+        bounded.grant(f"acct-{n}", "grant-1", "EUR", 100, "goodwill")
+    assert list(bounded._hot) == ["acct-3", "acct-4"]
+    # an account evicted from the cache is still decided from the store
+    assert bounded.apply_invoice("acct-0", "inv-1", "EUR", 30).balance_minor == 70
+
+
+def test_results_publish_their_fields_without_the_is_new_flag(ledger: Ledger) -> None:
+    granted = ledger.grant("acct-alice", "grant-1", "USD", 2500, "promotion")
+    assert granted.to_json() == {
+        "account_id": "acct-alice",
+        "grant_id": "grant-1",
+        "currency": "USD",
+        "amount_minor": 2500,
+        "balance_minor": 2500,
+    }
+    again = ledger.grant("acct-alice", "grant-1", "USD", 2500, "promotion")
+    assert again == granted and not again.is_new
+    # the public event id is derived from the stream and version, so it is stable
+    expected_id = event_id(CreditAccount.id_for("acct-alice"), 2)
+    assert [e["event_id"] for e in ledger.history("acct-alice")] == [expected_id]
