@@ -23,8 +23,21 @@ test-unit: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy domain application projections infra
+	$(BIN)/mypy domain application consumers projections infra
 	$(BIN)/lint-imports
+
+# The whole service (consumer, relay, projections, API) on the embedded SQLite
+# store, against PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS when set, else against
+# the local broker, started first (needs Java 17+ and Maven).
+run: install
+	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash infra/kafka/kafka.sh up; fi
+	$(BIN)/promocredits run
+
+kafka-up:
+	bash infra/kafka/kafka.sh up
+
+kafka-down:
+	bash infra/kafka/kafka.sh down
 
 pg-up:
 	bash infra/postgres/pg.sh up

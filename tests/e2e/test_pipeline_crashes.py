@@ -214,7 +214,10 @@ def test_a_grant_written_through_the_cli_while_the_consumer_runs_is_applied_to_t
     # Given the consumer running on the embedded store, and gina without credits
     settings = pipeline_settings(f"sqlite:///{tmp_path}/ledger.db", kafka_bootstrap)
     container = Container(settings)
-    decisions = lambda: decisions_by_invoice(container.ledger)  # noqa: E731
+
+    def decisions() -> dict[str, list[CreditAccount.CreditApplied]]:
+        return decisions_by_invoice(container.ledger)
+
     with service("consume", settings, tmp_path) as consumer:
         produce(
             kafka_bootstrap,
