@@ -322,16 +322,21 @@ def test_health_readiness_metrics_and_docs_are_open(api: Api) -> None:
 
 
 def test_readyz_is_503_when_the_views_database_is_unreachable(tmp_path: Path) -> None:
-    # given views on a PostgreSQL server that does not answer
+    # given views in a database that cannot be opened (its directory is a file)
+    (tmp_path / "not-a-directory").write_text("")
     settings = Settings(
         database_url=f"sqlite:///{tmp_path}/ledger.db",
-        views_database_url="postgresql://nobody@127.0.0.1:9/views",
+        views_database_url=f"sqlite:///{tmp_path}/not-a-directory/views.db",
         api_tokens=TOKENS,
     )
     container = Container(settings)
     with running_api(container) as base:
+        # when readiness is probed, then it is refused naming the views
         response = httpx.get(f"{base}/readyz", timeout=30)
+        # while the process itself is up
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
     assert_problem(response, 503, "views")
+    container.close()
 
 
 def test_a_posted_grant_shows_up_in_balance_and_history_within_a_second(api: Api) -> None:
