@@ -96,14 +96,27 @@ def status(as_json: JsonFlag = False) -> None:
 
 @serve_app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8080].")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default: PROMOCREDITS_API_HOST, else 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: PROMOCREDITS_API_PORT, else 8080).")
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) until SIGTERM/SIGINT."""
     from infra.api.server import ApiComponent
 
     settings = container().settings
-    _serve([ApiComponent(container(), host or settings.api_host, port or settings.api_port)])
+    _serve(
+        [
+            ApiComponent(
+                container(),
+                host if host is not None else settings.api_host,
+                port if port is not None else settings.api_port,
+            )
+        ]
+    )
 
 
 def _serve(components: list[Component]) -> None:
