@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from eventsourcing.persistence import Tracking
@@ -120,9 +120,19 @@ class LedgerViewsProjection(Projection[Any]):
     def process_batch(self, events: Sequence[tuple[Any, Tracking]], after: int | None) -> None:
         """Apply a batch in one transaction; ``after`` is the position the
         batch starts from, checked so two runners never both apply it."""
-        if not events:
-            return
-        changes: list[Change] = []
-        for domain_event, tracking in events:
-            changes.extend(changes_for(domain_event, tracking.notification_id))
-        self.store.apply(changes, events[-1][1], after=after, check_after=True)
+        if events:
+            self.store.apply(self.changes(events), events[-1][1], after=after, check_after=True)
+
+    def rebuild(self, batches: Iterable[Sequence[tuple[Any, Tracking]]], application_name: str) -> None:
+        """Replace the views with the given batches, atomically."""
+        self.store.replace_all(
+            application_name, ((self.changes(batch), batch[-1][1]) for batch in batches if batch)
+        )
+
+    @staticmethod
+    def changes(events: Sequence[tuple[Any, Tracking]]) -> list[Change]:
+        return [
+            change
+            for domain_event, tracking in events
+            for change in changes_for(domain_event, tracking.notification_id)
+        ]

@@ -7,7 +7,7 @@ ONE transaction, which is what makes processing exactly-once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -75,6 +75,12 @@ class ViewStore(Protocol):
         With ``check_after`` the position must still be ``after`` (None: no
         position yet), else TrackingConflictError and nothing is applied.
         """
+
+    def replace_all(
+        self, application_name: str, batches: Iterable[tuple[Sequence[Change], Tracking]]
+    ) -> None:
+        """Empty every view and apply all the batches in ONE transaction, so
+        readers keep seeing the old views until the new ones are complete."""
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
 

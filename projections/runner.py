@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Mapper, Notification, PersistenceError, Tracking
@@ -95,8 +95,28 @@ class ViewsRunner:
         return position
 
     def rebuild(self, progress: Progress | None = None) -> int:
-        """Empty the views, replay the whole history, then catch up."""
-        self.projection.store.clear(self.application_name)
+        """Replace the views with a replay of the whole history, then catch up.
+
+        The replay is one transaction: readers (the API) keep seeing the old
+        views until the rebuilt ones replace them whole, and a live runner
+        waits, then finds the position moved and carries on from there.
+        """
+        target = self.head()
+
+        def batches() -> Iterator[list[tuple[Any, Tracking]]]:
+            position = 0
+            if progress:
+                progress(position, target)
+            while position < target:
+                page = self.notifications.select_notifications(position + 1, self.batch_size, stop=target)
+                if not page:
+                    return
+                yield [(self.mapper.to_domain_event(n), Tracking(self.application_name, n.id)) for n in page]
+                position = page[-1].id
+                if progress:
+                    progress(position, target)
+
+        self.projection.rebuild(batches(), self.application_name)
         return self.catch_up(progress)
 
     def run_until_stopped(self, stop: threading.Event, poll_interval: float = 0.2) -> None:

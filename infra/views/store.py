@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict
 from itertools import groupby
@@ -90,11 +90,25 @@ class ViewStoreMixin:
             else:
                 # The tracking recorder's own check: strictly after the last.
                 self._insert_tracking(c, tracking)  # type: ignore[attr-defined]
-            # Tables are independent, so each table's writes may run together
-            # as long as their order within the table is kept.
-            writes = sorted(_writes(changes), key=lambda w: list(schema.TABLES).index(w[0]))
-            for (_, statement), group in groupby(writes, key=lambda w: (w[0], w[1])):
-                c.executemany(self.views_sql[statement], [params for _, _, params in group])
+            self._write(c, changes)
+
+    def _write(self, c: Any, changes: Sequence[Change]) -> None:
+        # Tables are independent, so each table's writes may run together as
+        # long as their order within the table is kept.
+        writes = sorted(_writes(changes), key=lambda w: list(schema.TABLES).index(w[0]))
+        for (_, statement), group in groupby(writes, key=lambda w: (w[0], w[1])):
+            c.executemany(self.views_sql[statement], [params for _, _, params in group])
+
+    def replace_all(
+        self, application_name: str, batches: Iterable[tuple[Sequence[Change], Tracking]]
+    ) -> None:
+        with self._transaction(commit=True) as c:
+            self._clear(c, application_name)
+            after: int | None = None
+            for changes, tracking in batches:
+                self._move_position(c, tracking, after)
+                self._write(c, changes)
+                after = tracking.notification_id
 
     def _move_position(self, c: Any, tracking: Tracking, after: int | None) -> None:
         params = {
@@ -108,9 +122,12 @@ class ViewStoreMixin:
 
     def clear(self, application_name: str) -> None:
         with self._transaction(commit=True) as c:
-            c.execute(self.views_sql.forget_tracking, {"application_name": application_name})
-            for table in schema.TABLES:
-                c.execute(f"DELETE FROM {table}")
+            self._clear(c, application_name)
+
+    def _clear(self, c: Any, application_name: str) -> None:
+        c.execute(self.views_sql.forget_tracking, {"application_name": application_name})
+        for table in schema.TABLES:
+            c.execute(f"DELETE FROM {table}")
 
     # Reads
 

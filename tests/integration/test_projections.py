@@ -133,3 +133,22 @@ def test_views_are_identical_on_sqlite_and_postgresql(tmp_path: Path, postgres_s
     # then both hold the same rows
     assert sum(len(rows) for rows in on_sqlite.values()) > 100
     assert on_postgres == on_sqlite
+
+
+def test_readers_see_the_old_views_until_a_rebuild_completes(views_container: Container) -> None:
+    # given live views of a history
+    write_history(views_container.ledger)
+    views_container.views_runner.catch_up()
+    before = views_container.views.store.dump()
+    # when a rebuild runs in small batches, and a reader looks between batches
+    reader = ViewDatabase(views_container.settings.views_database_url)
+    seen: list[dict[str, list[tuple[object, ...]]]] = []
+    rebuilding = runner_on(views_container, views_container.views, batch_size=10)
+    rebuilding.rebuild(
+        lambda position, target: seen.append(reader.store.dump()) if position < target else None
+    )
+    reader.close()
+    # then every look showed the complete old views, never a half-built one
+    assert len(seen) > 5
+    assert all(look == before for look in seen)
+    assert views_container.views.store.dump() == before
