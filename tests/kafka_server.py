@@ -60,7 +60,9 @@ def kafka_bootstrap() -> str:
     return kafka_bootstrap_servers()
 
 
-def pipeline_settings(store_url: str, bootstrap: str, **overrides: Any) -> Settings:
+def pipeline_settings(
+    store_url: str, bootstrap: str, create_topics: bool = True, **overrides: Any
+) -> Settings:
     """Settings with topics and a group of their own, so tests never meet."""
     suffix = uuid.uuid4().hex[:8]
     values: dict[str, Any] = {
@@ -80,7 +82,8 @@ def pipeline_settings(store_url: str, bootstrap: str, **overrides: Any) -> Setti
     settings = Settings(**values)
     # Before anyone produces: the broker would auto-create them otherwise,
     # with its own partition count.
-    ensure_topics(settings, pipeline_topics(settings), threading.Event())
+    if create_topics:
+        ensure_topics(settings, pipeline_topics(settings), threading.Event())
     return settings
 
 

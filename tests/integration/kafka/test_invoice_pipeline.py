@@ -3,11 +3,14 @@ settlements and ledger events out, dead letters for what can never succeed."""
 
 from __future__ import annotations
 
+import time
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import orjson
 import pytest
 from eventsourcing.persistence import OperationalError
+from kafka import KafkaAdminClient
 
 from application.ledger import Ledger
 from consumers.contracts import InvoiceCreditsApplied, LedgerEvent
@@ -18,6 +21,7 @@ from tests.kafka_server import (
     decisions_by_invoice,
     headers,
     invoice,
+    pipeline_settings,
     produce,
     read_topic,
     running,
@@ -228,3 +232,42 @@ def test_a_store_outage_is_retried_never_dead_lettered_nor_skipped(
         ("inv-2026-021", 100),
         ("inv-2026-022", 0),
     ]
+
+
+def test_the_service_creates_missing_topics_with_the_configured_partition_count(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    # Given topics that do not exist yet and a partition count of 4
+    settings = pipeline_settings(
+        f"sqlite:///{tmp_path}/ledger.db", kafka_bootstrap, create_topics=False, kafka_partitions=4
+    )
+    pipeline = Container(settings)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    wanted = {
+        settings.invoices_topic,
+        settings.dead_letter_topic,
+        settings.settlements_topic,
+        settings.ledger_events_topic,
+    }
+    assert not wanted & set(admin.list_topics())
+
+    # When the service starts and settles an invoice (producing before it
+    # created its topics would let the broker auto-create one its own way)
+    with run_pipeline(pipeline):
+        deadline = time.monotonic() + 30
+        while not wanted <= set(admin.list_topics()):
+            assert time.monotonic() < deadline, "the service did not create its topics"
+            time.sleep(0.1)
+        produce(
+            kafka_bootstrap,
+            settings.invoices_topic,
+            [("acct-ivan", invoice("acct-ivan", "inv-2026-201", 10))],
+        )
+        read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+
+    # Then all four topics exist with 4 partitions (6 unless configured)
+    described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(sorted(wanted))}
+    assert described == dict.fromkeys(wanted, 4)
+    assert Settings.model_fields["kafka_partitions"].default == 6
+    admin.close()
+    pipeline.close()
