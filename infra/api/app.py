@@ -39,28 +39,30 @@ def create_app(container: Container) -> FastAPI:
     require = requirer(tokens)
     app.include_router(accounts_router(container, require))
     app.include_router(analytics_router(container, require))
-    _health(app, container)
+    # Health checks run on their own threads with a deadline: a database that
+    # does not answer must make /readyz and /metrics say so quickly, not hang.
+    checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")
+    _health(app, container, checks)
     _instrument(app)
-    metrics.PROJECTION_LAG.set_function(lambda: _lag_or_nan(container))
+    metrics.PROJECTION_LAG.set_function(lambda: _lag_or_nan(container, checks))
     return app
 
 
-def _lag_or_nan(container: Container) -> float:
+def _lag_or_nan(container: Container, checks: ThreadPoolExecutor) -> float:
+    # A scrape must neither fail nor hang because a database is down.
     try:
-        return float(container.views_runner.lag())
+        return float(
+            checks.submit(lambda: container.views_runner.lag()).result(timeout=READY_TIMEOUT_SECONDS)
+        )
     except Exception:
         return math.nan
 
 
-def _health(app: FastAPI, container: Container) -> None:
+def _health(app: FastAPI, container: Container, checks: ThreadPoolExecutor) -> None:
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
-
-    # Checks run on their own threads with a deadline: a database that does
-    # not answer must make /readyz say so quickly, not hang the probe.
-    checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz")
 
     def probe(what: str, check: Callable[[], int]) -> int | JSONResponse:
         try:

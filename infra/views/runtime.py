@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from infra import metrics
 from projections.runner import ViewsRunner
 
 log = logging.getLogger("promocredits.projections")
@@ -26,6 +25,6 @@ class ProjectionsComponent:
 
 
 def run_projections(runner: ViewsRunner, stop: threading.Event, poll_interval: float = 0.2) -> None:
-    """Project continuously until ``stop`` is set; safe to call in a thread."""
-    metrics.PROJECTION_LAG.set_function(lambda: float(runner.lag()))
+    """Project continuously until ``stop`` is set; safe to call in a thread.
+    (The API's /metrics computes the lag itself, from the databases.)"""
     runner.run_until_stopped(stop, poll_interval)
