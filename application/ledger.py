@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -25,7 +25,7 @@ from application.results import (
     purchase_result,
 )
 from domain.credit_account import CreditAccount
-from domain.errors import LedgerError
+from domain.errors import IdempotencyConflictError, LedgerError
 from domain.rules import check_key
 
 T = TypeVar("T")
@@ -34,6 +34,21 @@ T = TypeVar("T")
 # write; reloading and deciding again converges quickly, so a handful of
 # attempts with a short backoff is plenty even for hot accounts.
 MAX_ATTEMPTS = 20
+# A database that stays unavailable is reported after a few tries; callers such
+# as the Kafka consumer keep retrying with their own backoff.
+MAX_UNAVAILABLE_ATTEMPTS = 3
+
+
+@runtime_checkable
+class InvoiceClaims(Protocol):
+    """A store-wide index of which account decided each invoice id.
+
+    The recorder writes a claim for every new decision in the same transaction
+    (passed as ``invoice_claims``), and a second claim of the same id fails the
+    transaction, so one invoice id can never be decided for two accounts.
+    """
+
+    def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]: ...
 
 
 class ConcurrencyExhaustedError(LedgerError):
@@ -105,9 +120,16 @@ class Ledger(Application[UUID]):
 
         def decide_all(accounts: _Accounts) -> list[InvoiceSettlement | LedgerError]:
             outcomes: list[InvoiceSettlement | LedgerError] = []
+            owners = accounts.invoice_owners([r.invoice_id for r in requests])
             for request in requests:
                 try:
                     check_known_currency(request.currency)
+                    owner = owners.get(request.invoice_id, request.account_id)
+                    if owner != request.account_id:
+                        raise IdempotencyConflictError(
+                            f"invoice_id {request.invoice_id!r} was already decided "
+                            f"for another account ({owner!r})"
+                        )
                     account = accounts.get(request.account_id)
                     outcome = account.apply_to_invoice(
                         request.invoice_id, request.currency, request.total_minor
@@ -115,6 +137,7 @@ class Ledger(Application[UUID]):
                 except LedgerError as error:
                     outcomes.append(error)
                     continue
+                owners[request.invoice_id] = request.account_id
                 outcomes.append(invoice_settlement(request.account_id, outcome.event, outcome.is_new))
             return outcomes
 
@@ -164,17 +187,24 @@ class Ledger(Application[UUID]):
         return self._write(lambda accounts: decide(accounts.get(account_id)))
 
     def _write(self, decide: Callable[[_Accounts], T]) -> T:
+        unavailable = 0
         for attempt in range(MAX_ATTEMPTS):
-            accounts = _Accounts(self)
+            # The first attempt trusts that invoice ids are new to the store
+            # (the common case, and no extra read); once a write has failed,
+            # the claims are read so that a foreign claim becomes a conflict.
+            accounts = _Accounts(self, check_claims=attempt > 0)
             try:
                 result = decide(accounts)
-                self.save(*accounts.touched())
-            except (IntegrityError, OperationalError):
-                # IntegrityError: another writer took the version we wanted.
-                # OperationalError: SQLite's writer lock timed out. Both are
-                # transient; what we decided was not recorded, so decide again.
+                touched = accounts.touched()
+                self.save(*touched, invoice_claims=_new_invoice_claims(touched))
+            except (IntegrityError, OperationalError) as error:
+                # IntegrityError: another writer took the version or the
+                # invoice id we wanted. OperationalError: the database was
+                # unavailable or SQLite's writer lock timed out. Nothing was
+                # recorded, so decide again on fresh state.
                 self._forget(accounts.touched_ids())
-                if attempt == MAX_ATTEMPTS - 1:
+                unavailable += isinstance(error, OperationalError)
+                if attempt == MAX_ATTEMPTS - 1 or unavailable == MAX_UNAVAILABLE_ATTEMPTS:
                     raise
                 time.sleep(min(0.002 * 2**attempt, 0.25))
                 continue
@@ -215,9 +245,16 @@ class Ledger(Application[UUID]):
 class _Accounts:
     """The accounts one unit of work reads and changes."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, check_claims: bool) -> None:
         self._ledger = ledger
+        self._check_claims = check_claims
         self._seen: dict[str, CreditAccount] = {}
+
+    def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]:
+        recorder = self._ledger.recorder
+        if self._check_claims and isinstance(recorder, InvoiceClaims):
+            return recorder.invoice_owners(invoice_ids)
+        return {}
 
     def get(self, account_id: str) -> CreditAccount:
         account = self._seen.get(account_id)
@@ -233,6 +270,15 @@ class _Accounts:
 
     def touched_ids(self) -> list[str]:
         return list(self._seen)
+
+
+def _new_invoice_claims(accounts: Iterable[CreditAccount]) -> list[tuple[str, str]]:
+    return [
+        (event.invoice_id, account.account_id)
+        for account in accounts
+        for event in account.pending_events
+        if isinstance(event, CreditAccount.CreditApplied)
+    ]
 
 
 def _only_opened(account: CreditAccount) -> bool:

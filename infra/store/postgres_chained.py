@@ -1,4 +1,5 @@
-"""PostgreSQL event recorder that extends the tamper-evidence chain on every insert."""
+"""PostgreSQL event recorder that extends the tamper-evidence chain on every insert
+and claims each newly decided invoice id for its account, store-wide."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +29,24 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "ORDER BY notification_id DESC LIMIT 1"
         ).format(*chain)
         self._insert_links = SQL("INSERT INTO {0}.{1} VALUES (%s, %s)").format(*chain)
+        claims = Identifier(self.datastore.schema), Identifier(events_table_name + "_invoice_claims")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} "
+                "(invoice_id text PRIMARY KEY, account_id text NOT NULL)"
+            ).format(*claims)
+        )
+        self._insert_claims = SQL("INSERT INTO {0}.{1} VALUES (%s, %s)").format(*claims)
+        self._select_owners = SQL(
+            "SELECT invoice_id, account_id FROM {0}.{1} WHERE invoice_id = ANY(%s)"
+        ).format(*claims)
+
+    def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]:
+        if not invoice_ids:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_owners, (list(invoice_ids),))
+            return {row["invoice_id"]: row["account_id"] for row in curs.fetchall()}
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -54,4 +73,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             )
             links.append((notification_id, previous))
         curs.executemany(self._insert_links, links)
+        # A second claim of an invoice id violates the primary key, so the
+        # whole transaction fails like any other write race.
+        claims = kwargs.get("invoice_claims", ())
+        if claims:
+            curs.executemany(self._insert_claims, claims)
         return ids

@@ -1,4 +1,5 @@
-"""SQLite event recorder that extends the tamper-evidence chain on every insert."""
+"""SQLite event recorder that extends the tamper-evidence chain on every insert
+and claims each newly decided invoice id for its account, store-wide."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -9,6 +10,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from application.tamper_chain import GENESIS, link
 
 CHAIN_TABLE = "event_chain"
+CLAIMS_TABLE = "invoice_claims"
 
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
@@ -17,7 +19,20 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} "
             "(notification_id INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {CLAIMS_TABLE} "
+            "(invoice_id TEXT PRIMARY KEY, account_id TEXT NOT NULL)",
         ]
+
+    def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]:
+        if not invoice_ids:
+            return {}
+        marks = ",".join("?" * len(invoice_ids))
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT invoice_id, account_id FROM {CLAIMS_TABLE} WHERE invoice_id IN ({marks})",
+                list(invoice_ids),
+            )
+            return {row[0]: row[1] for row in c.fetchall()}
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -46,4 +61,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             )
             links.append((notification_id, previous))
         c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?)", links)
+        # A second claim of an invoice id violates the primary key, so the
+        # whole transaction fails like any other write race.
+        c.executemany(f"INSERT INTO {CLAIMS_TABLE} VALUES (?, ?)", kwargs.get("invoice_claims", ()))
         return ids

@@ -4,10 +4,12 @@ invoice, and exports that can be checked without the database."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
+import psycopg
 
 from application.audit.export import EXPORT_TRUNCATED, verify_export
 from application.audit.statement import balance_as_of, statement
@@ -74,10 +76,22 @@ def test_statement_running_balances_match_the_recorded_ones(ledger: Ledger) -> N
         assert result.closing == {c: balance_as_of(ledger, account, end).get(c, 0) for c in result.closing}
 
 
+def forget_invoice_claims(store_url: str) -> None:
+    """What a store written before invoice claims existed, or tampered with, looks like."""
+    if store_url.startswith("sqlite:///"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as db:
+            db.execute("DELETE FROM invoice_claims")
+    else:
+        with psycopg.connect(store_url) as db:
+            db.execute("DELETE FROM ledger_events_invoice_claims")
+
+
 def test_an_invoice_decided_for_two_accounts_is_reported(ledger: Ledger, store_url: str) -> None:
-    # given the same invoice id decided for two different accounts
+    # given the same invoice id decided for two different accounts, which the
+    # ledger refuses unless its invoice claims were lost
     ledger.grant("acct-alice", "grant-alice-1", "USD", 1_000, "promotion")
     ledger.apply_invoice("acct-alice", "inv-2026-001", "USD", 400)
+    forget_invoice_claims(store_url)
     ledger.apply_invoice("acct-bob", "inv-2026-001", "USD", 400)
     # when the store is verified
     report = verify(store_url)

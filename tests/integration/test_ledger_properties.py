@@ -85,14 +85,15 @@ def machine_for(writer: Ledger, reader: Ledger) -> type[RuleBasedStateMachine]:
         def __init__(self) -> None:
             super().__init__()
             # Examples share one database; a fresh prefix keeps them apart.
-            prefix = f"p{uuid.uuid4().hex[:8]}"
-            self.account_ids = [f"{prefix}-acct-{n}" for n in range(ACCOUNTS)]
+            self.prefix = f"p{uuid.uuid4().hex[:8]}"
+            self.account_ids = [f"{self.prefix}-acct-{n}" for n in range(ACCOUNTS)]
             self.oracle: dict[str, OracleAccount] = {}
             self.serial = 0
 
         def next_key(self, kind: str) -> str:
             self.serial += 1
-            return f"{kind}-{self.serial}"
+            # Invoice ids are unique store-wide, so keys carry the prefix too.
+            return f"{self.prefix}-{kind}-{self.serial}"
 
         def events_stored(self) -> int:
             return writer.recorder.max_notification_id() or 0
@@ -223,6 +224,13 @@ def machine_for(writer: Ledger, reader: Ledger) -> type[RuleBasedStateMachine]:
             currency, total = recorded.content
             changed = (other_currency(currency), total) if change_currency else (currency, total + 1)
             self.expect_conflict(lambda: writer.apply_invoice(recorded.account_id, recorded.key, *changed))
+
+        @rule(recorded=invoices, account=st.integers(0, ACCOUNTS - 1))
+        def invoice_for_another_account(self, recorded: Recorded, account: int) -> None:
+            other = self.account_ids[account]
+            if other != recorded.account_id:
+                # One invoice id is decided for one account only.
+                self.expect_conflict(lambda: writer.apply_invoice(other, recorded.key, *recorded.content))
 
         @rule(recorded=purchases, change_currency=st.booleans())
         def conflicting_purchase(self, recorded: Recorded, change_currency: bool) -> None:

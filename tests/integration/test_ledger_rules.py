@@ -133,6 +133,43 @@ def test_the_same_key_with_different_content_is_a_conflict_that_changes_nothing(
     assert ledger.history("acct-alice") == history
 
 
+def test_an_invoice_id_decided_for_one_account_is_a_conflict_for_another(ledger: Ledger) -> None:
+    # given inv-2026-001 decided for alice
+    ledger.grant("acct-alice", "grant-1", "USD", 1000, "promotion")
+    ledger.grant("acct-bob", "grant-2", "USD", 1000, "promotion")
+    ledger.apply_invoice("acct-alice", "inv-2026-001", "USD", 400)
+    # when the same invoice id arrives for bob, alone and inside a batch
+    with pytest.raises(IdempotencyConflictError, match="another account"):
+        ledger.apply_invoice("acct-bob", "inv-2026-001", "USD", 400)
+    outcomes = ledger.apply_invoices(
+        [
+            InvoiceRequest("acct-bob", "inv-2026-001", "USD", 400),
+            InvoiceRequest("acct-bob", "inv-2026-002", "USD", 300),
+        ]
+    )
+    # then bob's copy is refused, bob's own invoice still settles, and billing
+    # is never told two decisions for one invoice
+    assert isinstance(outcomes[0], IdempotencyConflictError)
+    assert not isinstance(outcomes[1], Exception) and outcomes[1].credits_applied_minor == 300
+    assert [e["type"] for e in ledger.history("acct-bob")] == ["grant", "invoice"]
+    assert len(ledger.history("acct-alice")) == 2
+    assert ledger.balance("acct-bob").balances[0].balance_minor == 700
+
+
+def test_one_batch_cannot_decide_an_invoice_id_for_two_accounts(ledger: Ledger) -> None:
+    # when one batch carries inv-2026-009 for carol and then for dave
+    outcomes = ledger.apply_invoices(
+        [
+            InvoiceRequest("acct-carol", "inv-2026-009", "USD", 100),
+            InvoiceRequest("acct-dave", "inv-2026-009", "USD", 100),
+        ]
+    )
+    # then the first decides it and the second is a conflict that opens nothing
+    assert not isinstance(outcomes[0], Exception) and outcomes[0].account_id == "acct-carol"
+    assert isinstance(outcomes[1], IdempotencyConflictError)
+    assert ledger.account("acct-dave") is None
+
+
 def test_an_invoice_first_decided_without_credits_keeps_that_decision_after_a_grant(ledger: Ledger) -> None:
     # given an invoice seen while the account held nothing
     first = ledger.apply_invoice("acct-alice", "inv-2026-001", "USD", 3000)
