@@ -1,9 +1,9 @@
 """Every setting the service reads, from PROMOCREDITS_* environment variables."""
 
-from typing import Literal
-
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+API_ROLES = ("reader", "operator", "auditor")
 
 # Where infra/kafka/kafka.sh runs the local broker.
 LOCAL_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
@@ -44,13 +44,23 @@ class Settings(BaseSettings):
 
     # HTTP API. Tokens map to roles (reader, operator, auditor); repr=False
     # keeps them out of logs and tracebacks.
-    api_tokens: dict[str, Literal["reader", "operator", "auditor"]] = Field(default_factory=dict, repr=False)
+    api_tokens: dict[str, str] = Field(default_factory=dict, repr=False)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
     # How often caught-up projections look for new events.
     projection_poll_seconds: float = Field(default=0.1, gt=0)
     # Events applied to the views per transaction.
     projection_batch_size: int = Field(default=500, ge=1)
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _known_roles(cls, tokens: dict[str, str]) -> dict[str, str]:
+        # Checked here rather than by the type, whose error would name the
+        # offending key, and the key is a secret token.
+        unknown = sorted(set(tokens.values()) - set(API_ROLES))
+        if unknown:
+            raise ValueError(f"roles must be {', '.join(API_ROLES)}; got {', '.join(map(repr, unknown))}")
+        return tokens
 
     @property
     def kafka_bootstrap(self) -> str:
