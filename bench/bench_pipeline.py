@@ -104,7 +104,9 @@ def read_until(bootstrap: str, topic: str, wanted: set[str], key_field: str, tim
     return seen
 
 
-def timed_run(bootstrap: str, in_topic: str, out_topic: str, messages: list[tuple[str, bytes]], key: str) -> float:
+def timed_run(
+    bootstrap: str, in_topic: str, out_topic: str, messages: list[tuple[str, bytes]], key: str
+) -> float:
     wanted = {json.loads(v)["invoice_id"] for _, v in messages}
     started = time.perf_counter()
     produce_all(bootstrap, in_topic, messages)
@@ -119,7 +121,9 @@ def seed_grants(store_url: str, accounts: int) -> None:
     ledger.close()
 
 
-def bench_service(label: str, store_url: str, bootstrap: str, messages: list[tuple[str, bytes]], accounts: int) -> float:
+def bench_service(
+    label: str, store_url: str, bootstrap: str, messages: list[tuple[str, bytes]], accounts: int
+) -> float:
     run_id = uuid.uuid4().hex[:8]
     topics = {
         "PROMOCREDITS_INVOICES_TOPIC": f"bench-{run_id}.invoices",
@@ -143,7 +147,13 @@ def bench_service(label: str, store_url: str, bootstrap: str, messages: list[tup
     try:
         # Warm up: the consumer group has joined once one invoice settles.
         warm = invoices(f"warm-{run_id}", 1, accounts)
-        timed_run(bootstrap, topics["PROMOCREDITS_INVOICES_TOPIC"], topics["PROMOCREDITS_SETTLEMENTS_TOPIC"], warm, "invoice_id")
+        timed_run(
+            bootstrap,
+            topics["PROMOCREDITS_INVOICES_TOPIC"],
+            topics["PROMOCREDITS_SETTLEMENTS_TOPIC"],
+            warm,
+            "invoice_id",
+        )
         print(f"[{label}] service ready; producing {len(messages)} invoices...", file=sys.stderr)
         return timed_run(
             bootstrap,
@@ -165,7 +175,15 @@ def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) 
     in_topic, out_topic = f"floor-{run_id}.invoices", f"floor-{run_id}.results"
     create_topics(bootstrap, [in_topic, out_topic])
     floor = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("floor_consumer.py")), bootstrap, in_topic, out_topic, pg_url, run_id]
+        [
+            sys.executable,
+            str(Path(__file__).with_name("floor_consumer.py")),
+            bootstrap,
+            in_topic,
+            out_topic,
+            pg_url,
+            run_id,
+        ]
     )
     try:
         warm = invoices(f"warm-{run_id}", 1, 1)
@@ -184,16 +202,23 @@ def fresh_pg_database(server_url: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--invoices", type=int, default=100_000)
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--bootstrap", default=os.environ.get("PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    )
     parser.add_argument("--postgres", default=os.environ.get("PROMOCREDITS_TEST_POSTGRES_URL", ""))
     args = parser.parse_args()
-    pg_server = args.postgres or subprocess.run(
-        ["bash", str(ROOT / "infra/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    pg_server = (
+        args.postgres
+        or subprocess.run(
+            ["bash", str(ROOT / "infra/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    )
 
     messages = invoices(uuid.uuid4().hex[:8], args.invoices, args.accounts)
     results: dict[str, float] = {}
@@ -202,10 +227,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
             url = f"sqlite:///{tmp}/bench.db" if store == "sqlite" else fresh_pg_database(pg_server)
-            results[f"promocredits run ({store})"] = bench_service(store, url, args.bootstrap, messages, args.accounts)
+            results[f"promocredits run ({store})"] = bench_service(
+                store, url, args.bootstrap, messages, args.accounts
+            )
 
     floor_rate = args.invoices / floor_seconds
-    print(f"\npipeline benchmark: {args.invoices} invoices, Zipf over {args.accounts} accounts, {PARTITIONS} partitions")
+    print(
+        f"\npipeline benchmark: {args.invoices} invoices, Zipf over {args.accounts} accounts, "
+        f"{PARTITIONS} partitions"
+    )
     print(f"{'path':58} {'seconds':>8} {'invoices/s':>11} {'x floor':>8}")
     for name, seconds in results.items():
         rate = args.invoices / seconds
