@@ -70,7 +70,10 @@ class Container:
             projection,
             self.ledger.recorder,
             self.ledger.mapper,
-            self.ledger.name,
+            # The views' position is recorded under the projection's name, so
+            # it can never be mistaken for the relay's position of the ledger
+            # even when both live in one SQLite file's "tracking" table.
+            LedgerViewsProjection.name,
             batch_size=self.settings.projection_batch_size,
         )
 

@@ -19,6 +19,7 @@ from infra.api import problems
 from infra.api.auth import requirer
 from infra.api.routes import accounts_router, analytics_router
 from infra.container import Container
+from projections.ledger_views import LedgerViewsProjection
 
 log = logging.getLogger("promocredits.api")
 
@@ -79,7 +80,7 @@ def _health(app: FastAPI, container: Container, checks: ThreadPoolExecutor) -> N
         if isinstance(head, JSONResponse):
             return head
         position = probe(
-            "views database", lambda: container.views.store.max_tracking_id(container.ledger.name) or 0
+            "views database", lambda: container.views.store.max_tracking_id(LedgerViewsProjection.name) or 0
         )
         if isinstance(position, JSONResponse):
             return position

@@ -83,7 +83,7 @@ def test_projections_killed_mid_stream_and_restarted_equal_a_rebuild(store_url: 
     fresh = ViewDatabase(views_url(store_url, tmp_path, "rebuilt"))
     ledger = container.ledger
     ViewsRunner(
-        LedgerViewsProjection(view=fresh.recorder), ledger.recorder, ledger.mapper, ledger.name
+        LedgerViewsProjection(view=fresh.recorder), ledger.recorder, ledger.mapper, LedgerViewsProjection.name
     ).rebuild()
     assert container.views.store.dump() == fresh.store.dump()
     fresh.close()

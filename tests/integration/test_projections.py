@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from infra.container import Container
 from infra.settings import Settings
@@ -30,7 +31,9 @@ def views_container(store_url: str, tmp_path: Path) -> Iterator[Container]:
 def runner_on(container: Container, views: ViewDatabase, batch_size: int = 500) -> ViewsRunner:
     ledger = container.ledger
     projection = LedgerViewsProjection(view=views.recorder)
-    return ViewsRunner(projection, ledger.recorder, ledger.mapper, ledger.name, batch_size=batch_size)
+    return ViewsRunner(
+        projection, ledger.recorder, ledger.mapper, LedgerViewsProjection.name, batch_size=batch_size
+    )
 
 
 def rebuilt_elsewhere(container: Container, url: str) -> dict[str, list[tuple[object, ...]]]:
@@ -152,3 +155,18 @@ def test_readers_see_the_old_views_until_a_rebuild_completes(views_container: Co
     assert len(seen) > 5
     assert all(look == before for look in seen)
     assert views_container.views.store.dump() == before
+
+
+def test_views_may_share_the_ledgers_database_without_mixing_positions(store_url: str) -> None:
+    # given views in the event store's own database, where the relay records
+    # its position of the ledger too
+    container = Container(Settings(database_url=store_url, views_database_url=store_url))
+    write_history(container.ledger, accounts=5, rounds=1)
+    head = container.views_runner.head()
+    container.ledger.factory.tracking_recorder().insert_tracking(Tracking(container.ledger.name, head))
+    # when the views catch up
+    container.views_runner.catch_up()
+    # then they hold every event, not skipped by the relay's position
+    assert container.views_runner.position() == head
+    assert len(container.views.store.dump()["view_accounts"]) == 5
+    container.close()
