@@ -22,9 +22,9 @@ CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 
 def _serve(components: list[Component]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # kafka-python reports every reconnect attempt at INFO/WARNING; our own
-    # components say what matters once.
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    # kafka-python logs every failed connection attempt; our components
+    # report each failure and retry once per backoff step instead.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     stop = threading.Event()
     stop_on_signals(stop)
     settings = container().settings

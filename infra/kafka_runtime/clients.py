@@ -79,7 +79,11 @@ def ensure_topics(settings: Settings, topics: Iterable[str], stop: threading.Eve
 
 
 def _create_missing(settings: Settings, topics: list[str]) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="promocredits-admin")
+    # A short bootstrap timeout: the caller retries, and a SIGTERM during an
+    # outage is honoured within seconds.
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id="promocredits-admin", bootstrap_timeout_ms=3_000
+    )
     try:
         missing = [t for t in topics if t not in set(admin.list_topics())]
         if not missing:

@@ -55,7 +55,10 @@ class InvoiceConsumer:
         self._handler = InvoiceBatchHandler(ledger)
 
     def run(self, stop: threading.Event) -> None:
-        clients.ensure_topics(self._settings, clients.pipeline_topics(self._settings), stop)
+        try:
+            clients.ensure_topics(self._settings, clients.pipeline_topics(self._settings), stop)
+        except clients.StoppedError:
+            return
         consumer = clients.consumer(self._settings, client_id="promocredits-consumer")
         consumer.subscribe([self._settings.invoices_topic], listener=_Rebalance(self._ledger))
         dead_letters = clients.producer(self._settings, client_id="promocredits-dlq")

@@ -57,7 +57,10 @@ class OutboxRelay:
         return self._tracking.max_tracking_id(self.tracking_name) or 0
 
     def run(self, stop: threading.Event) -> None:
-        clients.ensure_topics(self._settings, self._topics.values(), stop)
+        try:
+            clients.ensure_topics(self._settings, self._topics.values(), stop)
+        except clients.StoppedError:
+            return
         producer = clients.producer(self._settings, client_id="promocredits-relay")
         backoff = Backoff()
         position = self.position()
