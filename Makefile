@@ -45,6 +45,12 @@ pg-up:
 pg-down:
 	bash infra/postgres/pg.sh down
 
+# Benchmarks, not timed tests: each prints rates and a ratio to a floor
+# measured in the same run. BENCH_ARGS passes options through.
+bench: install pg-up
+	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash infra/kafka/kafka.sh up; fi
+	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
+
 bench-verify: install
 	$(BIN)/python bench/bench_verify.py $(BENCH_VERIFY_ARGS)
 

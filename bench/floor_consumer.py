@@ -45,9 +45,7 @@ def main() -> None:
         if not rows:
             continue
         with db.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO floor_invoices VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", rows
-            )
+            cur.executemany("INSERT INTO floor_invoices VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", rows)
         db.commit()
         for invoice_id, account_id, total in rows:
             producer.send(
