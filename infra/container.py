@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from eventsourcing.persistence import TrackingRecorder
 
@@ -14,7 +15,9 @@ from infra.store.urls import persistence_env
 if TYPE_CHECKING:
     from infra.components import Component
     from infra.kafka_runtime.relay import OutboxRelay
+    from infra.views.audit_reader import ViewsAuditReader
     from infra.views.factory import ViewDatabase
+    from infra.views.store import ViewStoreMixin
     from projections.runner import ViewsRunner
 
 
@@ -76,6 +79,19 @@ class Container:
             LedgerViewsProjection.name,
             batch_size=self.settings.projection_batch_size,
         )
+
+    @property
+    def audit_views(self) -> ViewsAuditReader | None:
+        """The balance view for verification, when the views exist: an
+        auditor's check must not create an empty views database."""
+        from infra.views.audit_reader import ViewsAuditReader
+        from projections.ledger_views import LedgerViewsProjection
+
+        url = self.settings.views_database_url
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            return None
+        # Both view recorders are ViewStoreMixin subclasses.
+        return ViewsAuditReader(cast("ViewStoreMixin", self.views.recorder), LedgerViewsProjection.name)
 
     @cached_property
     def api_ledger(self) -> Ledger:

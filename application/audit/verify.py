@@ -341,7 +341,11 @@ class Verifier:
                     f"replay gives {expected}",
                     row.currency,
                 )
-        for (account_name, currency), _ in sorted(replayed.items()):
+        for (account_name, currency), line in sorted(replayed.items()):
+            if not (line.balance or line.granted or line.applied or line.used):
+                # A currency only ever invoiced, never granted, holds nothing;
+                # the balance view has no row for it.
+                continue
             self._add(
                 VIEW_MISMATCH,
                 views.position,

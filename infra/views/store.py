@@ -36,6 +36,13 @@ class ViewStatements:
             "VALUES (:application_name, :new) ON CONFLICT (application_name) DO NOTHING "
             "RETURNING notification_id"
         )
+        self.balances_snapshot = convert(
+            "SELECT t.position, a.account_id, b.currency, b.balance_minor, b.granted_minor, "
+            "b.applied_minor, b.calling_credits_minor FROM (SELECT (SELECT notification_id "
+            f"FROM {tracking_table} WHERE application_name = :application_name) AS position) t "
+            "LEFT JOIN (view_balances b JOIN view_accounts a ON a.account_uuid = b.account_uuid) "
+            "ON 1 = 1"
+        )
         self.forget_tracking = convert(
             f"DELETE FROM {tracking_table} WHERE application_name = :application_name"
         )
@@ -166,6 +173,20 @@ class ViewStoreMixin:
 
     def liability(self) -> list[LiabilityRow]:
         return [LiabilityRow(**dict(_mapping(row))) for row in self._rows("SELECT_LIABILITY", {})]
+
+    def balances_snapshot(self, application_name: str) -> tuple[int | None, list[tuple[Any, ...]]]:
+        """The views' position and every balance row, read by ONE statement so
+        both come from the same snapshot on either database."""
+        with self._transaction(commit=False) as c:
+            c.execute(self.views_sql.balances_snapshot, {"application_name": application_name})
+            rows = c.fetchall()
+        position = rows[0]["position"] if rows else None
+        columns = ("account_id", "currency", "balance_minor", "granted_minor", "applied_minor")
+        return position, [
+            (*(row[column] for column in columns), row["calling_credits_minor"])
+            for row in rows
+            if row["currency"] is not None
+        ]
 
     def dump(self) -> dict[str, list[tuple[object, ...]]]:
         tables: dict[str, list[tuple[object, ...]]] = {}
