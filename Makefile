@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench clean
+.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify clean
 
 install: $(STAMP)
 
@@ -47,7 +47,9 @@ pg-down:
 
 # Benchmarks, not timed tests: each prints rates and a ratio to a floor
 # measured in the same run. BENCH_ARGS passes options through.
-bench: install pg-up
+bench: bench-pipeline bench-verify
+
+bench-pipeline: install pg-up
 	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash infra/kafka/kafka.sh up; fi
 	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
 
