@@ -9,13 +9,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import OperationalError, Tracking, TrackingRecorder
 from kafka import KafkaAdminClient
 
 from application.ledger import Ledger
 from consumers.contracts import InvoiceCreditsApplied, LedgerEvent
 from infra.container import Container
 from infra.kafka_runtime.consumer import InvoiceConsumer
+from infra.kafka_runtime.relay import OutboxRelay
 from infra.settings import Settings
 from tests.kafka_server import (
     decisions_by_invoice,
@@ -271,3 +272,43 @@ def test_the_service_creates_missing_topics_with_the_configured_partition_count(
     assert Settings.model_fields["kafka_partitions"].default == 6
     admin.close()
     pipeline.close()
+
+
+class FlakyTracking:
+    """The relay's position store, failing the first writes after a publish."""
+
+    def __init__(self, tracking: TrackingRecorder, failures: int) -> None:
+        self._tracking = tracking
+        self.failures_left = failures
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise OperationalError("database is unavailable")
+        self._tracking.insert_tracking(tracking)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self._tracking.max_tracking_id(application_name)
+
+
+def test_a_relay_that_cannot_record_its_position_publishes_again_under_the_same_ids(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    # Given three recorded grants, and a store that fails the relay's first
+    # two position writes (after the broker acknowledged the batch)
+    for n in range(3):
+        pipeline.ledger.grant("acct-jo", f"grant-{n}", "USD", 100 + n, "promotion")
+    tracking = FlakyTracking(pipeline.relay_tracking, failures=2)
+    relay = OutboxRelay(settings, pipeline.ledger, tracking)  # type: ignore[arg-type]
+
+    # When the relay runs until its position is recorded
+    with running([relay]):
+        published = read_topic(kafka_bootstrap, settings.ledger_events_topic, until=lambda r: len(r) >= 9)
+
+    # Then the batch went out three times, each time with the same ids and
+    # content, and the position finally covers it
+    assert tracking.failures_left == 0
+    ids = [m["event_id"] for m in values(published)]
+    assert len(ids) == 9 and len(set(ids)) == 3
+    assert len({r.value for r in published}) == 3
+    assert relay.position() == pipeline.ledger.recorder.max_notification_id()
