@@ -272,3 +272,37 @@ def test_a_grant_written_through_the_cli_while_the_consumer_runs_is_applied_to_t
         ("inv-2026-103", 1000, 1000, 0),
     ]
     container.close()
+
+
+def test_promocredits_run_settles_an_invoice_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    # Given the whole service running as one process on the embedded store
+    settings = pipeline_settings(
+        f"sqlite:///{tmp_path}/ledger.db",
+        kafka_bootstrap,
+        views_database_url=f"sqlite:///{tmp_path}/views.db",
+        api_port=0,
+    )
+    with service("run", settings, tmp_path) as process:
+        # When support grants credits and billing produces an invoice
+        granted = subprocess.run(
+            [str(BIN), "grant", "acct-kim", "12.50", "--currency", "USD", "--grant-id", "grant-kim-1",
+             "--reason", "refund", "--json"],
+            env=settings_env(settings), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert granted.returncode == 0, granted.stderr
+        produce(
+            kafka_bootstrap,
+            settings.invoices_topic,
+            [("acct-kim", invoice("acct-kim", "inv-2026-301", 5000))],
+        )
+
+        # Then the settlement comes back with the right amounts
+        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        assert [
+            (s["invoice_id"], s["credits_applied_minor"], s["amount_due_minor"], s["balance_minor"])
+            for s in values(settlements)
+        ] == [("inv-2026-301", 1250, 3750, 0)]
+        # And SIGTERM stops every part cleanly
+        assert stop_cleanly(process) == 0
