@@ -312,3 +312,30 @@ def test_a_relay_that_cannot_record_its_position_publishes_again_under_the_same_
     assert len(ids) == 9 and len(set(ids)) == 3
     assert len({r.value for r in published}) == 3
     assert relay.position() == pipeline.ledger.recorder.max_notification_id()
+
+
+def test_an_invoice_id_already_decided_for_another_account_goes_to_the_dead_letter_topic(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    # Given an invoice decided for dave
+    with run_pipeline(pipeline):
+        produce(
+            kafka_bootstrap,
+            settings.invoices_topic,
+            [("acct-dave", invoice("acct-dave", "inv-2026-005", 1000))],
+        )
+        read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        # When the same invoice id arrives for eve (another partition, perhaps)
+        produce(
+            kafka_bootstrap,
+            settings.invoices_topic,
+            [("acct-eve", invoice("acct-eve", "inv-2026-005", 1000))],
+        )
+        dead = read_topic(kafka_bootstrap, settings.dead_letter_topic, until=lambda r: len(r) >= 1)
+        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+
+    # Then it is a conflict, and billing only hears of dave's decision
+    assert [(r.key, headers(r)["dlq.reason"]) for r in dead] == [(b"acct-eve", "conflict")]
+    assert [(s["account_id"], s["invoice_id"]) for s in values(settlements)] == [
+        ("acct-dave", "inv-2026-005")
+    ]
