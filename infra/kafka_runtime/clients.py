@@ -51,6 +51,10 @@ def consumer(settings: Settings, client_id: str, **config: Any) -> KafkaConsumer
         heartbeat_interval_ms=min(3_000, settings.consumer_session_timeout_ms // 3),
         group_instance_id=settings.consumer_instance_id,
         fetch_max_bytes=64 * 1024 * 1024,
+        # A topic created moments before the group formed may have no
+        # partition metadata at the first assignment; a short refresh
+        # interval lets the group see it and rebalance in seconds.
+        metadata_max_age_ms=5_000,
         **config,
     )
 
@@ -76,6 +80,16 @@ def ensure_topics(settings: Settings, topics: Iterable[str], stop: threading.Eve
             log.warning("kafka at %s unavailable (%s); retrying", settings.kafka_bootstrap, error)
             backoff.wait(stop)
     raise StoppedError("stopped before the topics could be created")
+
+
+def wait_for_partitions(consumer: KafkaConsumer, topic: str, stop: threading.Event) -> None:
+    """Block until this client's metadata knows the topic's partitions, so the
+    group's first assignment already includes them."""
+    backoff = Backoff(ceiling=1.0)
+    while not stop.is_set():
+        if consumer.partitions_for_topic(topic):
+            return
+        backoff.wait(stop)
 
 
 def _create_missing(settings: Settings, topics: list[str]) -> None:

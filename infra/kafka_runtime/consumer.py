@@ -60,6 +60,7 @@ class InvoiceConsumer:
         except clients.StoppedError:
             return
         consumer = clients.consumer(self._settings, client_id="promocredits-consumer")
+        clients.wait_for_partitions(consumer, self._settings.invoices_topic, stop)
         consumer.subscribe([self._settings.invoices_topic], listener=_Rebalance(self._ledger))
         dead_letters = clients.producer(self._settings, client_id="promocredits-dlq")
         backoff = Backoff()
