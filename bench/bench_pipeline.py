@@ -19,6 +19,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -122,7 +123,12 @@ def seed_grants(store_url: str, accounts: int) -> None:
 
 
 def bench_service(
-    label: str, store_url: str, bootstrap: str, messages: list[tuple[str, bytes]], accounts: int
+    label: str,
+    store_url: str,
+    views_url: str,
+    bootstrap: str,
+    messages: list[tuple[str, bytes]],
+    accounts: int,
 ) -> float:
     run_id = uuid.uuid4().hex[:8]
     topics = {
@@ -140,6 +146,10 @@ def bench_service(
         "PROMOCREDITS_DATABASE_URL": store_url,
         "PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "PROMOCREDITS_CONSUMER_GROUP": f"bench-{run_id}",
+        # The whole service runs, views and API included, each with its own
+        # database and port so the benchmark never touches a developer's.
+        "PROMOCREDITS_VIEWS_DATABASE_URL": views_url,
+        "PROMOCREDITS_API_PORT": str(free_port()),
     }
     service = subprocess.Popen(
         [str(ROOT / ".venv/bin/promocredits"), "run"], env=env, stderr=subprocess.DEVNULL
@@ -194,6 +204,12 @@ def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) 
         floor.wait(timeout=30)
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def fresh_pg_database(server_url: str) -> str:
     name = f"bench_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
@@ -226,9 +242,12 @@ def main() -> None:
     results["floor (kafka-python + one INSERT per poll, PostgreSQL)"] = floor_seconds
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
-            url = f"sqlite:///{tmp}/bench.db" if store == "sqlite" else fresh_pg_database(pg_server)
+            if store == "sqlite":
+                url, views_url = f"sqlite:///{tmp}/bench.db", f"sqlite:///{tmp}/views.db"
+            else:
+                url = views_url = fresh_pg_database(pg_server)
             results[f"promocredits run ({store})"] = bench_service(
-                store, url, args.bootstrap, messages, args.accounts
+                store, url, views_url, args.bootstrap, messages, args.accounts
             )
 
     floor_rate = args.invoices / floor_seconds
