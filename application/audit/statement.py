@@ -86,10 +86,13 @@ def balance_as_of(ledger: Ledger, account_id: str, as_of: datetime) -> dict[str,
     """Each currency's balance after every event recorded at or before ``as_of``."""
     balances: dict[str, int] = {}
     for event in _ledger_events(ledger, account_id):
-        # Filtered rather than cut at the first later event: a clock stepped
-        # back between two writes must not hide an earlier event.
-        if event.timestamp <= as_of:
-            balances[event.currency] = balances.get(event.currency, 0) + _change(event)
+        # Cut at the first later event rather than filtering by timestamp: the
+        # stream's order is the truth, and if two writers' clocks disagreed a
+        # filter could add a later event without an earlier one, giving a
+        # balance that never existed.
+        if event.timestamp > as_of:
+            break
+        balances[event.currency] = balances.get(event.currency, 0) + _change(event)
     return dict(sorted(balances.items()))
 
 
@@ -100,11 +103,16 @@ def statement(
     opening: dict[str, int] = {}
     lines: list[StatementLine] = []
     in_period = []
+    # In stream order, cut at the period's bounds (see balance_as_of).
+    opened = start is None
     for event in events:
-        if start is not None and event.timestamp <= start:
+        if not opened and start is not None and event.timestamp <= start:
             opening[event.currency] = opening.get(event.currency, 0) + _change(event)
-        elif end is None or event.timestamp <= end:
-            in_period.append(event)
+            continue
+        opened = True
+        if end is not None and event.timestamp > end:
+            break
+        in_period.append(event)
     running = dict(opening)
     for event in in_period:
         change = _change(event)
