@@ -76,6 +76,10 @@ class OutboxRelay:
                     metrics.TRANSIENT_FAILURES.labels("relay").inc()
                     log.warning("relay batch failed, retrying: %s: %s", type(error).__name__, error)
                     backoff.wait(stop)
+                    # Another relay on the same store may have recorded a
+                    # later position (ours was then refused as not newer):
+                    # go on from there rather than repeat a batch forever.
+                    position = self._recorded_position_or(position)
                     continue
                 if published_up_to is None:
                     stop.wait(self._settings.relay_idle_seconds)
@@ -84,6 +88,12 @@ class OutboxRelay:
         finally:
             producer.close(timeout=5)
             log.info("relay stopped at notification %d", position)
+
+    def _recorded_position_or(self, position: int) -> int:
+        try:
+            return max(position, self.position())
+        except Exception:  # the store is still down: keep ours
+            return position
 
     def _relay_batch(self, producer: KafkaProducer, position: int) -> int | None:
         """Publish the next batch after ``position``; return the new position,

@@ -314,6 +314,44 @@ def test_a_relay_that_cannot_record_its_position_publishes_again_under_the_same_
     assert relay.position() == pipeline.ledger.recorder.max_notification_id()
 
 
+class OvertakenTracking(FlakyTracking):
+    """A position store that another relay advances just before our first write."""
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        if self.failures_left:
+            self.failures_left -= 1
+            self._tracking.insert_tracking(tracking)  # the other relay got there first
+        self._tracking.insert_tracking(tracking)
+
+
+def test_a_relay_overtaken_by_another_resumes_from_the_recorded_position(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    # Given two grants, and another relay that records their position just
+    # before this relay does (two service instances on one store)
+    for n in range(2):
+        pipeline.ledger.grant("acct-kim", f"grant-{n}", "USD", 100 + n, "promotion")
+    tracking = OvertakenTracking(pipeline.relay_tracking, failures=1)
+    relay = OutboxRelay(settings, pipeline.ledger, tracking)  # type: ignore[arg-type]
+
+    with running([relay]):
+        read_topic(kafka_bootstrap, settings.ledger_events_topic, until=lambda r: len(r) >= 2)
+        # When more is recorded after its position write was refused
+        pipeline.ledger.grant("acct-kim", "grant-late", "USD", 500, "goodwill")
+        published = read_topic(
+            kafka_bootstrap,
+            settings.ledger_events_topic,
+            until=lambda r: "grant-late" in {m.get("grant_id") for m in values(r)},
+            timeout=20,
+        )
+
+    # Then it went on from the recorded position instead of republishing the
+    # first batch forever, and the late grant was published
+    assert tracking.failures_left == 0
+    assert "grant-late" in {m.get("grant_id") for m in values(published)}
+    assert relay.position() == pipeline.ledger.recorder.max_notification_id()
+
+
 def test_an_invoice_id_already_decided_for_another_account_goes_to_the_dead_letter_topic(
     pipeline: Container, settings: Settings, kafka_bootstrap: str
 ) -> None:
