@@ -7,6 +7,8 @@ the events; auditors recompute it from the rows alone.
 """
 
 import hashlib
+from collections.abc import Sequence
+from typing import Protocol
 from uuid import UUID
 
 GENESIS = bytes(32)
@@ -33,3 +35,25 @@ def link(
         digest.update(len(part).to_bytes(4, "big"))
         digest.update(part)
     return digest.digest()
+
+
+class StoredRow(Protocol):
+    @property
+    def originator_id(self) -> UUID | str: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
+
+
+def links(previous: bytes, notification_ids: Sequence[int], rows: Sequence[StoredRow]) -> list[bytes]:
+    """The chain hashes of consecutive rows, continuing from ``previous``."""
+    hashes = []
+    for notification_id, row in zip(notification_ids, rows, strict=True):
+        previous = link(
+            previous, notification_id, row.originator_id, row.originator_version, row.topic, row.state
+        )
+        hashes.append(previous)
+    return hashes

@@ -7,7 +7,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
-from application.tamper_chain import GENESIS, link
+from application.tamper_chain import GENESIS, links
 
 CHAIN_TABLE = "event_chain"
 CLAIMS_TABLE = "invoice_claims"
@@ -49,18 +49,8 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         )
         row = c.fetchone()
         previous = bytes(row[0]) if row else GENESIS
-        links = []
-        for notification_id, event in zip(ids, stored_events, strict=True):
-            previous = link(
-                previous,
-                notification_id,
-                event.originator_id,
-                event.originator_version,
-                event.topic,
-                event.state,
-            )
-            links.append((notification_id, previous))
-        c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?)", links)
+        hashes = links(previous, ids, stored_events)
+        c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?)", zip(ids, hashes, strict=True))
         # A second claim of an invoice id violates the primary key, so the
         # whole transaction fails like any other write race.
         c.executemany(f"INSERT INTO {CLAIMS_TABLE} VALUES (?, ?)", kwargs.get("invoice_claims", ()))
