@@ -14,6 +14,7 @@ from consumers.contracts import schema_documents
 from infra.cli.context import container
 from infra.cli.output import EXIT_FAILURE, fail, stderr
 from infra.components import Component, ComponentFailedError, run_components, stop_on_signals
+from infra.supervisor import supervise
 
 app = typer.Typer()
 
@@ -55,9 +56,23 @@ def relay() -> None:
 
 
 @app.command()
-def run() -> None:
-    """Run the whole service in one process: consumer, relay and the rest."""
-    _serve(container().service_components())
+def run(
+    threads: Annotated[
+        bool, typer.Option("--threads", help="Run every part as a thread of one process instead.")
+    ] = False,
+) -> None:
+    """Run the whole service: consumer, relay, projections and the HTTP API,
+    each in a process of its own (until SIGTERM/SIGINT)."""
+    if threads:
+        _serve(container().service_components())
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    stop_on_signals(stop)
+    try:
+        supervise(stop)
+    except ComponentFailedError as error:
+        fail(str(error), EXIT_FAILURE)
 
 
 @app.command()
