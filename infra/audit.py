@@ -14,7 +14,7 @@ from pathlib import Path
 
 from application.audit.export import digest_line, row_line
 from application.audit.rows import RawLog, RawRow
-from application.audit.verify import Report, Verifier, ViewsReader
+from application.audit.verify import Anchor, Report, Verifier, ViewsReader
 
 # How often progress is reported: often enough for a smooth bar, rarely
 # enough to cost nothing against the 20 microseconds spent on each row.
@@ -33,12 +33,17 @@ def _tracked(rows: Iterator[RawRow], progress: Progress | None) -> Iterator[RawR
             progress(row[0])
 
 
-def verify_store(log: RawLog, views: ViewsReader | None = None, progress: Progress | None = None) -> Report:
+def verify_store(
+    log: RawLog,
+    views: ViewsReader | None = None,
+    progress: Progress | None = None,
+    anchor: Anchor | None = None,
+) -> Report:
     # The views are read first: the record only grows, so everything they
     # reflect is below the head read next and the replay passes their position.
     snapshot = views.snapshot() if views is not None else None
     head = log.head()
-    verifier = Verifier(snapshot)
+    verifier = Verifier(snapshot, anchor)
     verifier.feed_all(_tracked(log.rows(head), progress))
     return verifier.finish()
 

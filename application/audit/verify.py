@@ -38,6 +38,17 @@ DECISION_RULE = "decision_rule"
 DUPLICATE_INVOICE = "duplicate_invoice"
 TOTALS_MISMATCH = "totals_mismatch"
 VIEW_MISMATCH = "view_mismatch"
+ANCHOR_MISMATCH = "anchor_mismatch"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A chain head recorded earlier, outside the database: the hash stored at
+    ``position`` then. An unkeyed chain can be rewritten from any row onward,
+    and its tail cut, without a break; only a head kept elsewhere shows that."""
+
+    position: int
+    chain_hash: bytes
 
 # Findings about the tamper-evidence chain itself, as opposed to the replay.
 CHAIN_KINDS = frozenset({CHAIN_MISMATCH, MISSING_EVENT, UNCHAINED_EVENT})
@@ -99,6 +110,8 @@ class Report:
     # export proves the history up to here was not rewritten.
     chain_head: bytes
     views_compared_at: int | None = field(default=None)
+    # Where the chain head stands: record "HEX@POSITION" to anchor later checks.
+    chain_head_position: int = field(default=0)
 
     @property
     def clean(self) -> bool:
@@ -111,6 +124,7 @@ class Report:
             "findings": [f.to_json() for f in self.findings],
             "findings_total": self.findings_total,
             "chain_head": self.chain_head.hex(),
+            "chain_head_position": self.chain_head_position,
             "views_compared_at": self.views_compared_at,
         }
 
@@ -139,8 +153,11 @@ class _Account:
 class Verifier:
     """Feed it every raw row in notification order, then call ``finish``."""
 
-    def __init__(self, views: ViewsSnapshot | None = None) -> None:
+    def __init__(self, views: ViewsSnapshot | None = None, anchor: Anchor | None = None) -> None:
         self.events_checked = 0
+        self._anchor = anchor
+        self._anchor_checked = False
+        self._position = 0
         self.findings: list[Finding] = []
         self.findings_total = 0
         self._previous = GENESIS
@@ -159,6 +176,8 @@ class Verifier:
 
     def feed(self, row: RawRow) -> None:
         position, originator_id, version, topic, state, stored = row
+        self._check_anchor_passed(position)
+        self._position = position
         views = self._views
         if views is not None and self._views_compared_at is None and position > views.position:
             self._compare_views(views)
@@ -166,6 +185,7 @@ class Verifier:
             self._add(MISSING_EVENT, position, None, "a chain link is stored but its event is gone")
             if stored is not None:
                 self._previous = stored
+            self._check_anchor_at(position)
             return
         self.events_checked += 1
         account = self._accounts.get(originator_id)
@@ -195,6 +215,7 @@ class Verifier:
                     "(changed, moved, or a row before it was removed)",
                 )
             self._previous = stored
+        self._check_anchor_at(position)
         if version != account.version + 1:
             self._add(
                 VERSION_GAP,
@@ -354,7 +375,40 @@ class Verifier:
                 currency,
             )
 
+    def _check_anchor_at(self, position: int) -> None:
+        anchor = self._anchor
+        if anchor is None or position != anchor.position:
+            return
+        self._anchor_checked = True
+        if self._previous != anchor.chain_hash:
+            self._add(
+                ANCHOR_MISMATCH,
+                position,
+                None,
+                "the chain hash here differs from the head recorded earlier for this position: "
+                "the history up to here was rewritten",
+            )
+
+    def _check_anchor_passed(self, position: int) -> None:
+        anchor = self._anchor
+        if anchor is not None and not self._anchor_checked and position > anchor.position:
+            self._anchor_checked = True
+            self._add(
+                ANCHOR_MISMATCH,
+                position,
+                None,
+                f"position {anchor.position}, where a chain head was recorded earlier, is gone",
+            )
+
     def finish(self) -> Report:
+        if self._anchor is not None and not self._anchor_checked:
+            self._add(
+                ANCHOR_MISMATCH,
+                self._position,
+                None,
+                f"the record ends at position {self._position}, before position "
+                f"{self._anchor.position} where a chain head was recorded earlier: its tail was removed",
+            )
         if self._views is not None and self._views_compared_at is None:
             self._compare_views(self._views)
         for account in self._accounts.values():
@@ -377,4 +431,5 @@ class Verifier:
             findings_total=self.findings_total,
             chain_head=self._previous,
             views_compared_at=self._views_compared_at,
+            chain_head_position=self._position,
         )

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from application.audit.export import verify_export
 from application.audit.statement import Statement, balance_as_of, balances_json, statement
-from application.audit.verify import Report, ViewsReader
+from application.audit.verify import Anchor, Report, ViewsReader
 from application.results import rfc3339
 from domain.errors import InvalidCommandError
 from infra.audit import export_store, verify_store
@@ -72,7 +72,8 @@ def _render_findings(report: Report, title: str) -> None:
     if report.clean:
         stdout_line = (
             f"{title}: clean. {report.events_checked} events of {report.accounts_checked} accounts checked; "
-            f"chain head {report.chain_head.hex()}"
+            f"chain head {report.chain_head.hex()}@{report.chain_head_position} "
+            "(keep it elsewhere; --expect-head checks it later)"
         )
         typer.echo(stdout_line)
         return
@@ -247,16 +248,42 @@ def _finish(report: Report, as_json: bool, title: str, extra: dict[str, Any] | N
         raise typer.Exit(EXIT_FINDINGS)
 
 
+def parse_anchor(text: str) -> Anchor:
+    digest, _, position = text.partition("@")
+    try:
+        anchor = Anchor(int(position), bytes.fromhex(digest))
+    except ValueError:
+        anchor = None
+    if anchor is None or len(anchor.chain_hash) != 32 or anchor.position < 1:
+        raise InvalidCommandError(
+            f"--expect-head {text!r} is not HEX@POSITION, as printed by an earlier verify "
+            "(chain_head@chain_head_position)"
+        )
+    return anchor
+
+
 @app.command("verify")
-def verify(as_json: JsonFlag = False) -> None:
+def verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="HEX@POSITION recorded by an earlier verify: prove the history up to there is unchanged.",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
     """Replay the whole record and check every invariant and the tamper-evidence chain.
 
-    Exit 0 when clean, 4 when anything is found."""
+    Exit 0 when clean, 4 when anything is found. Record the printed chain head
+    and position somewhere else; --expect-head then also catches a rewritten
+    or cut tail, which no chain stored beside the events can show alone."""
     with user_errors():
+        anchor = parse_anchor(expect_head) if expect_head is not None else None
         log = raw_log(container().settings.database_url)
         views = configured_views()
         with progress_bar("Verifying", log.head(), enabled=not as_json) as advance:
-            report = verify_store(log, views, advance)
+            report = verify_store(log, views, advance, anchor)
     _finish(report, as_json, "Verification")
 
 

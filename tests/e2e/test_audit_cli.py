@@ -131,3 +131,26 @@ def test_invalid_input_is_one_line_and_exit_2(cli, args: list[str]) -> None:  # 
     result = cli(*args)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+
+
+def test_a_head_recorded_by_one_verification_anchors_the_next(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # given a verification whose chain head the auditor wrote down
+    cli("grant", "acct-alice", "25.00", "--currency", "USD", "--grant-id", "g-1", "--reason", "promotion")
+    cli("apply-invoice", "acct-alice", "inv-2026-001", "10.00", "--currency", "USD")
+    first = as_json(cli("audit", "verify", "--json"))
+    head = f"{first['chain_head']}@{first['chain_head_position']}"
+    # then it holds while the store is untouched
+    assert cli("audit", "verify", "--expect-head", head).returncode == 0
+    # when the last event and its chain link are removed together
+    with sqlite3.connect(tmp_path / "ledger.db") as db:
+        db.execute("DELETE FROM stored_events WHERE rowid = (SELECT MAX(rowid) FROM stored_events)")
+        db.execute(
+            "DELETE FROM event_chain WHERE notification_id = (SELECT MAX(notification_id) FROM event_chain)"
+        )
+    # then only the anchored verification finds it, and a malformed anchor is invalid input
+    assert cli("audit", "verify").returncode == 0
+    anchored = cli("audit", "verify", "--expect-head", head, "--json")
+    assert anchored.returncode == 4
+    assert [f["kind"] for f in orjson.loads(anchored.stdout)["findings"]] == ["anchor_mismatch"]
+    malformed = cli("audit", "verify", "--expect-head", "not-a-head")
+    assert malformed.returncode == 2 and "Traceback" not in malformed.stderr
