@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, InternalError, OperationalError
+from eventsourcing.utils import Environment
 
 from application.money import check_known_currency
 from application.results import (
@@ -75,6 +76,13 @@ class Ledger(Application[UUID]):
         # process writes the same account; optimistic concurrency then rejects
         # the save and we reload, so a stale copy can never decide anything.
         self._hot: OrderedDict[str, CreditAccount] = OrderedDict()
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        # Only what the composition root passes in: eventsourcing would also
+        # read the whole process environment, where a stray variable (a
+        # cipher, database functions that skip the chain) could change how
+        # events are stored behind the settings' back.
+        return Environment(name, {**type(self).env, **(env or {})})
 
     def construct_recorder(self) -> ApplicationRecorder:
         # Processes started together on a fresh PostgreSQL database race to
