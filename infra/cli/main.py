@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from infra.cli import audit_commands, ledger_commands, pipeline_commands, projection_commands
 from infra.cli.output import EXIT_FAILURE, EXIT_INVALID, stderr
@@ -51,9 +53,20 @@ def main() -> None:
         sys.exit(EXIT_FAILURE)
     except ValidationError as error:
         # Settings from the environment are validated on first use.
+        # Only the setting's own name: deeper parts of the location can be
+        # a secret (a token is a key of PROMOCREDITS_API_TOKENS).
         first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]).upper()
-        stderr.print(f"error: setting PROMOCREDITS_{where} is invalid: {first['msg']}", markup=False)
+        where = str(first["loc"][0]).upper() if first["loc"] else "?"
+        message = " ".join(first["msg"].split())
+        stderr.print(
+            f"error: setting PROMOCREDITS_{where} is invalid: {message}", markup=False, soft_wrap=True
+        )
+        sys.exit(EXIT_INVALID)
+    except SettingsError as error:
+        # A complex setting (a JSON object) that does not parse at all.
+        field = re.search(r'field "(\w+)"', str(error))
+        name = f"PROMOCREDITS_{field.group(1).upper()}" if field else "a PROMOCREDITS_ setting"
+        stderr.print(f"error: setting {name} is invalid: it must be JSON", markup=False, soft_wrap=True)
         sys.exit(EXIT_INVALID)
     except KeyboardInterrupt:
         sys.exit(130)

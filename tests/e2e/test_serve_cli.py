@@ -41,6 +41,18 @@ def test_a_token_with_an_unknown_role_is_refused_without_printing_the_token(tmp_
     assert SECRET.encode() not in done.stderr + done.stdout
 
 
+def test_a_token_setting_of_the_wrong_shape_is_refused_in_one_line_without_the_token(tmp_path: Path) -> None:
+    for tokens in (orjson.dumps({SECRET: 1}).decode(), "not json"):
+        # when the tokens setting is not an object of token to role name
+        done = subprocess.run(
+            [str(BIN), "balance", "acct-x"], env=env_for(tmp_path, tokens), capture_output=True
+        )
+        # then any command refuses it as invalid input, in one line, never echoing a token
+        assert done.returncode == 2
+        assert done.stderr.count(b"\n") == 1 and b"PROMOCREDITS_API_TOKENS" in done.stderr
+        assert SECRET.encode() not in done.stderr + done.stdout
+
+
 def test_serve_answers_over_http_never_logs_tokens_and_stops_on_sigterm(tmp_path: Path) -> None:
     # given `promocredits serve` on a free port
     port = free_port()
