@@ -3,7 +3,6 @@ which writes the message contracts' JSON Schemas."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +12,8 @@ import typer
 from consumers.contracts import schema_documents
 from infra.cli.context import container
 from infra.cli.output import EXIT_FAILURE, fail, stderr
-from infra.components import Component, ComponentFailedError, run_components, stop_on_signals
+from infra.cli.serving import configure_logging, serve_components
+from infra.components import Component, ComponentFailedError, stop_on_signals
 from infra.supervisor import supervise
 
 app = typer.Typer()
@@ -22,12 +22,6 @@ CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 
 
 def _serve(components: list[Component]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # kafka-python logs every failed connection attempt; our components
-    # report each failure and retry once per backoff step instead.
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
-    stop = threading.Event()
-    stop_on_signals(stop)
     settings = container().settings
     stderr.print(
         f"promocredits: {', '.join(c.name for c in components)} on {settings.kafka_bootstrap} "
@@ -35,12 +29,7 @@ def _serve(components: list[Component]) -> None:
         markup=False,
         soft_wrap=True,
     )
-    try:
-        run_components(components, stop)
-    except ComponentFailedError as error:
-        fail(str(error), EXIT_FAILURE)
-    finally:
-        container().close()
+    serve_components(components)
 
 
 @app.command()
@@ -66,7 +55,7 @@ def run(
     if threads:
         _serve(container().service_components())
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     stop = threading.Event()
     stop_on_signals(stop)
     try:

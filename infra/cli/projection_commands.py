@@ -3,9 +3,7 @@ status, and serve."""
 
 from __future__ import annotations
 
-import logging
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -14,8 +12,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from infra.cli.context import container
-from infra.cli.output import EXIT_FAILURE, emit, fail, stderr, table, user_errors
-from infra.components import Component, ComponentFailedError, run_components, stop_on_signals
+from infra.cli.output import emit, stderr, table, user_errors
+from infra.cli.serving import serve_components
 
 app = typer.Typer(
     help="Build and inspect the read models (balances, history, analytics).", no_args_is_help=True
@@ -74,7 +72,7 @@ def run_projections(
             status = _status()
         emit(as_json, status, lambda: _render_status(status))
         return
-    _serve([container().projections_component])
+    serve_components([container().projections_component])
 
 
 @app.command()
@@ -108,7 +106,7 @@ def serve(
     from infra.api.server import ApiComponent
 
     settings = container().settings
-    _serve(
+    serve_components(
         [
             ApiComponent(
                 container(),
@@ -117,15 +115,3 @@ def serve(
             )
         ]
     )
-
-
-def _serve(components: list[Component]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    stop = threading.Event()
-    stop_on_signals(stop)
-    try:
-        run_components(components, stop)
-    except ComponentFailedError as error:
-        fail(str(error), EXIT_FAILURE)
-    finally:
-        container().close()
