@@ -52,9 +52,10 @@ def build(url: str, events: int, accounts: int) -> None:
                 for n in range(start, min(start + BATCH, invoices))
             ]
         )
-        print(f"\rbuilt {2 * accounts + start + BATCH:,} events", end="", file=sys.stderr, flush=True)
+        if sys.stderr.isatty():  # a counter redrawn in place; noise in a log
+            print(f"\rbuilt {2 * accounts + start + BATCH:,} events", end="", file=sys.stderr, flush=True)
     ledger.close()
-    print(f"\rbuilt in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    print(f"\rbuilt {events:,} events in {time.perf_counter() - started:.1f}s", file=sys.stderr)
 
 
 def phase_verify(url: str) -> dict[str, float]:
