@@ -52,10 +52,6 @@ class InvoiceClaims(Protocol):
     def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]: ...
 
 
-class ConcurrencyExhaustedError(LedgerError):
-    """Writers kept colliding on an account; nothing was recorded."""
-
-
 @dataclass(frozen=True)
 class InvoiceRequest:
     account_id: str
@@ -221,7 +217,7 @@ class Ledger(Application[UUID]):
                 raise
             self._remember(accounts.touched())
             return result
-        raise ConcurrencyExhaustedError("too many concurrent writers on one account")
+        raise AssertionError("unreachable: the last attempt re-raises")
 
     def _load(self, account_id: str) -> CreditAccount | None:
         check_key("account_id", account_id)
