@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
 from application.ledger import Ledger
 from domain.credit_account import CreditAccount
@@ -55,9 +56,22 @@ def kafka_bootstrap_servers() -> str:
     raise AssertionError("unreachable")
 
 
+# Topics made by this session's tests; deleted at its end so a developer's
+# local broker does not collect thousands of partitions and start ever slower.
+_CREATED_TOPICS: list[str] = []
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    return kafka_bootstrap_servers()
+def kafka_bootstrap() -> Iterator[str]:
+    bootstrap = kafka_bootstrap_servers()
+    yield bootstrap
+    if _CREATED_TOPICS:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+            admin.delete_topics(_CREATED_TOPICS)
+            admin.close()
+        except KafkaError:
+            pass  # leftovers cost disk, never correctness
 
 
 def pipeline_settings(
@@ -80,6 +94,7 @@ def pipeline_settings(
     }
     values.update(overrides)
     settings = Settings(**values)
+    _CREATED_TOPICS.extend(pipeline_topics(settings))
     # Before anyone produces: the broker would auto-create them otherwise,
     # with its own partition count.
     if create_topics:
