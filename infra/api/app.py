@@ -104,7 +104,7 @@ def _instrument(app: FastAPI) -> None:
         response = await call_next(request)
         # The matched route's template ("/v1/accounts/{account_id}/..."), so
         # account ids never become label values.
-        route = getattr(request.scope.get("route"), "path", "unmatched")
+        route = getattr(request.scope.get("route"), "path", "unmatched").replace(":path}", "}")
         metrics.HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
         metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         return response

@@ -50,7 +50,8 @@ def _answer(result: GrantResult | PurchaseResult, response: Response) -> dict[st
 
 
 def accounts_router(container: Container, require: Any) -> APIRouter:
-    router = APIRouter(prefix="/v1/accounts/{account_id}", tags=["accounts"])
+    # ":path" so that account ids containing "/" (allowed by the ledger) route too.
+    router = APIRouter(prefix="/v1/accounts/{account_id:path}", tags=["accounts"])
     # Requests run on a thread pool; one writer at a time keeps the ledger's
     # in-memory state consistent. Other processes are kept apart by the
     # store's optimistic concurrency.

@@ -177,6 +177,18 @@ def test_the_balance_comes_from_the_views_and_is_hidden_at_zero(api: Api) -> Non
     assert hidden["balances"][0]["calling_credits_minor"] == 2000
 
 
+def test_an_account_id_with_a_slash_is_served_like_any_other(api: Api) -> None:
+    # given a grant to an account whose id contains "/", which the ledger allows
+    account = "tenant-7/acct-alice"
+    assert api.grant(account, "grant-slash", 700).status_code == 201
+    api.project()
+    # then its balance and history routes find it
+    balance = api.get(f"/v1/accounts/{account}/promotional-credits").json()
+    assert (balance["account_id"], balance["balances"][0]["balance_minor"]) == (account, 700)
+    history = api.get(f"/v1/accounts/{account}/promotional-credits/history").json()
+    assert [e["grant_id"] for e in history["entries"]] == ["grant-slash"]
+
+
 def test_history_pages_stay_stable_while_writes_continue(api: Api) -> None:
     # given seven ledger entries, projected
     for n in range(7):
