@@ -110,7 +110,11 @@ def main() -> None:
     parser.add_argument("--db", help="reuse or create this SQLite file")
     parser.add_argument("--phase", choices=sorted(PHASES))
     parser.add_argument("--url")
+    parser.add_argument("--build", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build:
+        build(args.build, args.events, args.accounts)
+        return
     if args.phase:
         print(json.dumps(PHASES[args.phase](args.url)))
         return
@@ -118,7 +122,21 @@ def main() -> None:
     path = Path(args.db) if args.db else Path(directory) / "ledger.db"
     url = f"sqlite:///{path.resolve()}"
     if not path.exists():
-        build(url, args.events, args.accounts)
+        # Built in a child too: a child's peak RSS starts from its parent's at
+        # fork, so a parent that built the store would inflate every figure.
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--build",
+                url,
+                "--events",
+                str(args.events),
+                "--accounts",
+                str(args.accounts),
+            ],
+            check=True,
+        )
     floor = in_child("floor", url)
     verify = in_child("verify", url)
     heap = in_child("heap", url)

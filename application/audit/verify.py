@@ -3,11 +3,9 @@
 Works on raw rows, not domain objects: decoding a few hundred thousand events
 through the domain model is several times slower than parsing their JSON, and
 an auditor must see the bytes as stored, including bytes the model would
-reject. Memory grows with the number of accounts and of decided invoices,
-never with the number of events: per account only running totals are kept.
-The invoice index (one entry per decided invoice_id, about 100 bytes each) is
-the one structure that grows with history; it is what "exactly one decision
-per invoice" needs.
+reject. Memory grows with the number of accounts, never with the number of
+events: per account only running totals are kept, and the index of decided
+invoice ids keeps a bounded chunk in memory and the rest on disk.
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from application.audit.invoice_index import Decided, Duplicate, InvoiceIndex
 from application.audit.rows import APPLIED, GRANTED, OPENED, PURCHASED, RawRow
 from application.tamper_chain import GENESIS, link
 
@@ -162,7 +161,7 @@ class Verifier:
         self.findings_total = 0
         self._previous = GENESIS
         self._accounts: dict[str, _Account] = {}
-        self._invoices: dict[str, int] = {}
+        self._invoices = InvoiceIndex()
         self._views = views
         self._views_compared_at: int | None = None
 
@@ -238,18 +237,9 @@ class Verifier:
             applied = data["credits_applied_minor"]
             due = data["amount_due_minor"]
             self._check_split(position, account, currency, line.balance, total, applied, due)
-            invoice_id = data["invoice_id"]
-            first = self._invoices.get(invoice_id)
-            if first is None:
-                self._invoices[invoice_id] = position
-            else:
-                self._add(
-                    DUPLICATE_INVOICE,
-                    position,
-                    account.name,
-                    f"invoice {invoice_id!r} was already decided at position {first}",
-                    currency,
-                )
+            decided = Decided(position, account.name, currency)
+            for duplicate in self._invoices.add(data["invoice_id"], decided):
+                self._add_duplicate(duplicate)
             line.applied += applied
             line.balance -= applied
         elif topic == GRANTED:
@@ -326,6 +316,16 @@ class Verifier:
             line = account.currencies[currency] = _Currency()
         return line
 
+    def _add_duplicate(self, duplicate: Duplicate) -> None:
+        again = duplicate.again
+        self._add(
+            DUPLICATE_INVOICE,
+            again.position,
+            again.account,
+            f"invoice {duplicate.invoice_id!r} was already decided at position {duplicate.first_position}",
+            again.currency,
+        )
+
     def _add(
         self, kind: str, position: int, account: str | None, detail: str, currency: str | None = None
     ) -> None:
@@ -401,6 +401,9 @@ class Verifier:
             )
 
     def finish(self) -> Report:
+        for duplicate in self._invoices.flush():
+            self._add_duplicate(duplicate)
+        self._invoices.close()
         if self._anchor is not None and not self._anchor_checked:
             self._add(
                 ANCHOR_MISMATCH,

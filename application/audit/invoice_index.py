@@ -1,0 +1,104 @@
+"""Which position first decided each invoice id, in memory bounded by a constant.
+
+"Exactly one decision per invoice id" needs every id ever decided. Ids are
+kept in memory in chunks; a full chunk is checked against, then merged into,
+an index in a temporary SQLite file, so verification's memory stays flat
+however long the history is. A store with fewer ids than one chunk never
+touches the disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# About 150 bytes an id in memory: a chunk is some 7.5 MB.
+CHUNK = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    position: int
+    account: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    invoice_id: str
+    first_position: int
+    again: Decided
+
+
+class InvoiceIndex:
+    def __init__(self, chunk: int = CHUNK) -> None:
+        self._chunk = chunk
+        self._recent: dict[str, Decided] = {}
+        # Repeats within the chunk: named once the chunk is merged, because
+        # the id may have been decided even earlier, in a chunk on disk.
+        self._repeats: list[tuple[str, Decided]] = []
+        self._spill: tempfile.TemporaryDirectory[str] | None = None
+        self._db: sqlite3.Connection | None = None
+
+    def add(self, invoice_id: str, decided: Decided) -> Iterator[Duplicate]:
+        """Record a decision; yield duplicates whenever a full chunk is merged."""
+        if invoice_id in self._recent:
+            self._repeats.append((invoice_id, decided))
+        else:
+            self._recent[invoice_id] = decided
+        if len(self._recent) + len(self._repeats) >= self._chunk:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Duplicate]:
+        """Name the duplicates among the ids in memory, then merge them into the
+        index on disk (only once more ids were seen than fit in one chunk)."""
+        earlier: dict[str, int] = {}
+        if self._db is not None or len(self._recent) + len(self._repeats) >= self._chunk:
+            earlier = self._merge()
+        for invoice_id, first in self._recent.items():
+            if invoice_id in earlier:
+                yield Duplicate(invoice_id, earlier[invoice_id], first)
+        for invoice_id, again in self._repeats:
+            first_position = earlier.get(invoice_id, self._recent[invoice_id].position)
+            yield Duplicate(invoice_id, first_position, again)
+        self._recent.clear()
+        self._repeats.clear()
+
+    def _merge(self) -> dict[str, int]:
+        """Ids of this chunk already on disk, with their first position; then
+        this chunk's first decisions join them."""
+        db = self._open()
+        db.executemany("INSERT INTO chunk VALUES (?, ?)", ((i, d.position) for i, d in self._recent.items()))
+        earlier = dict(
+            db.execute(
+                "SELECT c.invoice_id, s.position FROM chunk c JOIN seen s ON s.invoice_id = c.invoice_id"
+            ).fetchall()
+        )
+        db.execute("INSERT OR IGNORE INTO seen SELECT invoice_id, position FROM chunk")
+        db.execute("DELETE FROM chunk")
+        db.commit()
+        return earlier
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._spill is not None:
+            self._spill.cleanup()
+            self._spill = None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._spill = tempfile.TemporaryDirectory(prefix="promocredits-verify-")
+            self._db = sqlite3.connect(Path(self._spill.name) / "invoices.db")
+            # A scratch index, rebuilt on every run: durability buys nothing.
+            self._db.execute("PRAGMA journal_mode = OFF")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute(
+                "CREATE TABLE seen (invoice_id TEXT PRIMARY KEY, position INTEGER) WITHOUT ROWID"
+            )
+            self._db.execute("CREATE TEMP TABLE chunk (invoice_id TEXT, position INTEGER)")
+        return self._db
