@@ -61,7 +61,7 @@ class Container:
     def views(self) -> ViewDatabase:
         from infra.views.factory import ViewDatabase
 
-        return ViewDatabase(self.settings.views_database_url)
+        return ViewDatabase(self.settings.views_url)
 
     @cached_property
     def views_runner(self) -> ViewsRunner:
@@ -87,7 +87,7 @@ class Container:
         from infra.views.audit_reader import ViewsAuditReader
         from projections.ledger_views import LedgerViewsProjection
 
-        url = self.settings.views_database_url
+        url = self.settings.views_url
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
             return None
         # Both view recorders are ViewStoreMixin subclasses.

@@ -1,5 +1,7 @@
 """Every setting the service reads, from PROMOCREDITS_* environment variables."""
 
+from pathlib import PurePosixPath
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -13,7 +15,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PROMOCREDITS_", extra="ignore")
 
     database_url: str = "sqlite:///var/ledger.db"
-    views_database_url: str = "sqlite:///var/views.db"
+    # Unset: beside the ledger, so the views always describe this ledger:
+    # the same PostgreSQL database (the view tables have names of their own),
+    # or views.db in the SQLite ledger's directory (sqlite:///var/views.db).
+    views_database_url: str | None = None
     # Aggregates kept in memory by a writer; bounded so a long-running
     # consumer's memory stays flat however many accounts it sees.
     account_cache_size: int = Field(default=10_000, ge=0)
@@ -61,6 +66,15 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"roles must be {', '.join(API_ROLES)}; got {', '.join(map(repr, unknown))}")
         return tokens
+
+    @property
+    def views_url(self) -> str:
+        if self.views_database_url:
+            return self.views_database_url
+        if self.database_url.startswith("sqlite:///"):
+            ledger = PurePosixPath(self.database_url.removeprefix("sqlite:///"))
+            return f"sqlite:///{ledger.with_name('views.db')}"
+        return self.database_url
 
     @property
     def kafka_bootstrap(self) -> str:

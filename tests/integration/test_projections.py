@@ -109,7 +109,7 @@ def test_two_runners_on_one_view_database_apply_every_event_once(
 ) -> None:
     # given a history and two runners with their own connections on one view database
     write_history(views_container.ledger)
-    other = ViewDatabase(views_container.settings.views_database_url)
+    other = ViewDatabase(views_container.settings.views_url)
     runners = [runner_on(views_container, views_container.views, 5), runner_on(views_container, other, 5)]
     # when both catch up at the same time
     threads = [threading.Thread(target=runner.catch_up) for runner in runners]
@@ -144,7 +144,7 @@ def test_readers_see_the_old_views_until_a_rebuild_completes(views_container: Co
     views_container.views_runner.catch_up()
     before = views_container.views.store.dump()
     # when a rebuild runs in small batches, and a reader looks between batches
-    reader = ViewDatabase(views_container.settings.views_database_url)
+    reader = ViewDatabase(views_container.settings.views_url)
     seen: list[dict[str, list[tuple[object, ...]]]] = []
     rebuilding = runner_on(views_container, views_container.views, batch_size=10)
     rebuilding.rebuild(
