@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 
 from infra.components import ComponentFailedError
+from infra.metrics import MULTIPROCESS_DIR
 
 log = logging.getLogger("promocredits")
 
@@ -40,9 +44,20 @@ def _stop_with_parent() -> None:
 
 
 def supervise(stop: threading.Event, parts: dict[str, list[str]] = PARTS) -> None:
+    # Every part writes its metrics here; the API serves them all at /metrics.
+    metrics_dir = tempfile.mkdtemp(prefix="promocredits-metrics-")
+    env = {**os.environ, MULTIPROCESS_DIR: metrics_dir}
+    try:
+        _supervise(stop, parts, env)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _supervise(stop: threading.Event, parts: dict[str, list[str]], env: dict[str, str]) -> None:
     children = {
         name: subprocess.Popen(
             [sys.executable, "-m", "infra.cli.main", *arguments],
+            env=env,
             preexec_fn=_stop_with_parent,
         )
         for name, arguments in parts.items()

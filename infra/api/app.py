@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from infra import metrics
 from infra.api import problems
@@ -45,8 +47,21 @@ def create_app(container: Container) -> FastAPI:
     checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")
     _health(app, container, checks)
     _instrument(app)
-    metrics.PROJECTION_LAG.set_function(lambda: _lag_or_nan(container, checks))
+    # Computed at each scrape, in this process, so it is right in either mode.
+    lag = CollectorRegistry()
+    lag.register(_ProjectionLag(lambda: _lag_or_nan(container, checks)))
+    app.state.projection_lag = lag
     return app
+
+
+class _ProjectionLag(Collector):
+    def __init__(self, measure: Callable[[], float]) -> None:
+        self._measure = measure
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "promocredits_projection_lag_events", "Events recorded but not yet in the views", self._measure()
+        )
 
 
 def _lag_or_nan(container: Container, checks: ThreadPoolExecutor) -> float:
@@ -92,9 +107,10 @@ def _health(app: FastAPI, container: Container, checks: ThreadPoolExecutor) -> N
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
-    def prometheus() -> Response:
+    def prometheus(request: Request) -> Response:
         """Prometheus text exposition."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body = metrics.exposition() + generate_latest(request.app.state.projection_lag)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def _instrument(app: FastAPI) -> None:

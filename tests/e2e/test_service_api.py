@@ -81,6 +81,13 @@ def test_grants_over_http_and_invoices_over_kafka_reach_the_views_within_a_secon
         # a second invoice, with the consumer already assigned, must be fast
         produce(kafka_bootstrap, settings.invoices_topic, [(ALICE, invoice(ALICE, "inv-2026-002", 500))])
         within(1.0, lambda: httpx.get(history_url, headers=reader).json(), lambda h: len(h["entries"]) == 3)
+        # and /metrics counts what every part of the service did, though each
+        # runs in a process of its own
+        exposition = httpx.get(f"{base}/metrics").text
+        assert "promocredits_invoices_settled_total 2.0" in exposition
+        assert "promocredits_invoices_consumed_total 2.0" in exposition
+        assert 'route="/v1/accounts/{account_id}/promotional-credits/grants",status="201"' in exposition
+        assert "promocredits_projection_lag_events" in exposition
     finally:
         process.terminate()
         process.wait(timeout=30)
