@@ -150,7 +150,7 @@ cmd_up() {
     return 0
   fi
   for p in "$PORT" "$CONTROLLER_PORT"; do
-    ! port_open "$p" || die "127.0.0.1:$p is already in use by another process; stop it or set PROMOCREDITS_KAFKA_PORT / PROMOCREDITS_KAFKA_CONTROLLER_PORT"
+    ! port_open "$p" || die "127.0.0.1:$p is already in use by another process (a broker from another checkout?): stop it, or use it with PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$p"
   done
 
   need_java
