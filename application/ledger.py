@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, InternalError, OperationalError
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError
 from eventsourcing.utils import Environment
 
 from application.money import check_known_currency
@@ -25,6 +25,7 @@ from application.results import (
     invoice_settlement,
     purchase_result,
 )
+from application.startup import creating_tables
 from domain.credit_account import CreditAccount
 from domain.errors import IdempotencyConflictError, LedgerError
 from domain.rules import check_key
@@ -81,18 +82,7 @@ class Ledger(Application[UUID]):
         return Environment(name, {**type(self).env, **(env or {})})
 
     def construct_recorder(self) -> ApplicationRecorder:
-        # Processes started together on a fresh PostgreSQL database race to
-        # create the tables: CREATE ... IF NOT EXISTS is not atomic there, and
-        # the loser fails on a catalog unique index. By then the winner has
-        # created them, so building the recorder again succeeds.
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return super().construct_recorder()
-            except (IntegrityError, InternalError):
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-                time.sleep(min(0.01 * 2**attempt, 0.25))
-        raise AssertionError("unreachable")
+        return creating_tables(super().construct_recorder)
 
     # Commands
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 from eventsourcing.persistence import TrackingRecorder
 
 from application.ledger import Ledger
+from application.startup import creating_tables
 from infra.settings import Settings
 from infra.store.urls import persistence_env
 
@@ -40,7 +41,7 @@ class Container:
     @cached_property
     def relay_tracking(self) -> TrackingRecorder:
         """Relay positions, in the event store's own database."""
-        return self.ledger.factory.tracking_recorder()
+        return creating_tables(self.ledger.factory.tracking_recorder)
 
     @cached_property
     def invoice_consumer(self) -> Component:

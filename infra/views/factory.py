@@ -5,6 +5,7 @@ from __future__ import annotations
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
+from application.startup import creating_tables
 from infra.store.urls import persistence_env
 from infra.views.postgres_views import PostgresViewRecorder
 from infra.views.sqlite_views import SQLiteViewRecorder
@@ -31,7 +32,7 @@ class ViewDatabase:
             if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
             else SQLiteViewRecorder
         )
-        self.recorder = self.factory.tracking_recorder(recorder_class)
+        self.recorder = creating_tables(lambda: self.factory.tracking_recorder(recorder_class))
 
     @property
     def store(self) -> ViewStore:

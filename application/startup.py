@@ -1,0 +1,35 @@
+"""Processes started together on a fresh database race to create its tables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from eventsourcing.persistence import IntegrityError, InternalError, OperationalError
+
+T = TypeVar("T")
+
+ATTEMPTS = 20
+
+
+def creating_tables(build: Callable[[], T]) -> T:
+    """Build a recorder (which creates its tables), again if another process
+    was creating them at the same moment.
+
+    On PostgreSQL, CREATE ... IF NOT EXISTS is not atomic and the loser fails
+    on a catalog unique index; SQLite answers "database is locked" to a
+    writer that would deadlock; a migration row may be taken by the winner.
+    By the next attempt the winner has finished. Any other failure (a server
+    that is down) is raised at once.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            return build()
+        except (IntegrityError, InternalError, OperationalError) as error:
+            if isinstance(error, OperationalError) and "locked" not in str(error):
+                raise
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(min(0.01 * 2**attempt, 0.25))
+    raise AssertionError("unreachable: the last attempt re-raises")
