@@ -29,6 +29,11 @@ class ComponentFailedError(RuntimeError):
     """A component stopped with an error; the others were stopped too."""
 
 
+class ComponentCannotRunError(RuntimeError):
+    """A component cannot run for a reason its message fully explains (a port
+    taken, say): reported in one line, without a traceback."""
+
+
 def stop_on_signals(stop: threading.Event) -> None:
     """SIGTERM and SIGINT ask every component to finish cleanly."""
 
@@ -47,6 +52,9 @@ def run_components(components: Sequence[Component], stop: threading.Event) -> No
     def supervise(component: Component) -> None:
         try:
             component.run(stop)
+        except ComponentCannotRunError as error:
+            log.error("%s cannot run: %s", component.name, error)
+            failures.append(f"{component.name}: {error}")
         except BaseException as error:
             log.exception("%s failed", component.name)
             failures.append(f"{component.name}: {type(error).__name__}: {error}")

@@ -7,12 +7,13 @@ import threading
 
 import uvicorn
 
+from infra.components import ComponentCannotRunError
 from infra.container import Container
 
 log = logging.getLogger("promocredits.api")
 
 
-class ApiServerError(RuntimeError):
+class ApiServerError(ComponentCannotRunError):
     """The API server could not start (the port is taken, for one)."""
 
 
@@ -52,7 +53,8 @@ class ApiComponent:
         log.info("HTTP API on http://%s:%d (OpenAPI at /docs)", self.host, self.port)
         try:
             server.run()
-        except SystemExit as error:  # uvicorn exits when it cannot bind
-            raise ApiServerError(f"cannot serve on {self.host}:{self.port}") from error
+        except SystemExit:  # uvicorn exits when it cannot bind
+            # uvicorn has logged why (the port is taken, most often).
+            raise ApiServerError(f"cannot listen on {self.host}:{self.port}") from None
         if not server.started and not stop.is_set():
             raise ApiServerError(f"cannot serve on {self.host}:{self.port}")
