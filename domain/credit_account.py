@@ -118,8 +118,8 @@ class CreditAccount(Aggregate):
             self._check_same(
                 "grant_id",
                 grant_id,
-                (recorded.currency, recorded.amount_minor, recorded.reason, recorded.note),
-                (currency, amount_minor, reason, note),
+                recorded,
+                {"currency": currency, "amount_minor": amount_minor, "reason": reason, "note": note},
             )
             return Outcome(recorded, is_new=False)
         self.trigger_event(
@@ -146,8 +146,8 @@ class CreditAccount(Aggregate):
             self._check_same(
                 "invoice_id",
                 invoice_id,
-                (recorded.currency, recorded.invoice_total_minor),
-                (currency, invoice_total_minor),
+                recorded,
+                {"currency": currency, "invoice_total_minor": invoice_total_minor},
             )
             return Outcome(recorded, is_new=False)
         applied = min(self.balance(currency), invoice_total_minor)
@@ -172,10 +172,7 @@ class CreditAccount(Aggregate):
         recorded = self._purchases.get(purchase_id)
         if recorded is not None:
             self._check_same(
-                "purchase_id",
-                purchase_id,
-                (recorded.currency, recorded.price_minor),
-                (currency, price_minor),
+                "purchase_id", purchase_id, recorded, {"currency": currency, "price_minor": price_minor}
             )
             return Outcome(recorded, is_new=False)
         used = min(self.balance(currency), price_minor)
@@ -230,9 +227,13 @@ class CreditAccount(Aggregate):
             self._balances[currency] = self.balance(currency) - used
 
     @staticmethod
-    def _check_same(kind: str, key: str, recorded: tuple[object, ...], given: tuple[object, ...]) -> None:
-        if recorded != given:
+    def _check_same(kind: str, key: str, recorded: object, given: dict[str, object]) -> None:
+        differences = [
+            f"{name} {getattr(recorded, name)!r} recorded, {value!r} given"
+            for name, value in given.items()
+            if getattr(recorded, name) != value
+        ]
+        if differences:
             raise IdempotencyConflictError(
-                f"{kind} {key!r} was already recorded with different content "
-                f"(recorded {recorded}, given {given})"
+                f"{kind} {key!r} was already recorded with different content: {'; '.join(differences)}"
             )

@@ -124,6 +124,8 @@ class Report:
             "findings_total": self.findings_total,
             "chain_head": self.chain_head.hex(),
             "chain_head_position": self.chain_head_position,
+            # Ready for a later `audit verify --expect-head`.
+            "chain_anchor": f"{self.chain_head.hex()}@{self.chain_head_position}",
             "views_compared_at": self.views_compared_at,
         }
 

@@ -71,10 +71,11 @@ def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callab
 def _render_findings(report: Report, title: str) -> None:
     if report.clean:
         stdout_line = (
-            f"{title}: clean. {report.events_checked} events of {report.accounts_checked} accounts checked; "
-            f"chain head {report.chain_head.hex()}@{report.chain_head_position} "
-            "(keep it elsewhere; --expect-head checks it later)"
+            f"{title}: clean. {report.events_checked} events of {report.accounts_checked} "
+            f"account(s) checked; chain head {report.chain_head.hex()}@{report.chain_head_position}"
         )
+        if title == "Verification":
+            stdout_line += " (keep it elsewhere; `audit verify --expect-head` checks it later)"
         typer.echo(stdout_line)
         return
     table(

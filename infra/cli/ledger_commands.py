@@ -10,7 +10,7 @@ import typer
 
 from application.money import to_minor
 from infra.cli.context import ledger
-from infra.cli.output import emit, money, table, user_errors
+from infra.cli.output import emit, money, stdout, table, user_errors
 
 app = typer.Typer()
 
@@ -119,7 +119,8 @@ def balance(account_id: str, as_json: JsonFlag = False) -> None:
 
     def render() -> None:
         if not result.visible:
-            table(f"Account {account_id}: no promotional credits", ["currency", "balance"], [])
+            # What the dashboard shows then: nothing to spend.
+            stdout.print(f"{account_id} has no promotional credits.", markup=False)
             return
         table(
             f"Account {account_id}",

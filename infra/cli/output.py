@@ -21,8 +21,10 @@ EXIT_FAILURE = 1
 EXIT_INVALID = 2
 EXIT_CONFLICT = 3
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+# Piped or captured output gets wide lines rather than rich's 80 columns, so
+# timestamps and keys are never folded across several lines.
+stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+stderr = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 
 def fail(message: str, code: int) -> NoReturn:
