@@ -44,7 +44,13 @@ def user_errors() -> Iterator[None]:
     except LedgerError as error:
         fail(str(error), EXIT_FAILURE)
     except PersistenceError as error:
-        fail(f"the event store failed: {_first_line(error)}", EXIT_FAILURE)
+        # The ledger or the views database: the pool's timeout does not say
+        # which, so name both settings.
+        fail(
+            f"a database failed: {_first_line(error)} (check that the server named by "
+            "PROMOCREDITS_DATABASE_URL or PROMOCREDITS_VIEWS_DATABASE_URL is up and accepts the user)",
+            EXIT_FAILURE,
+        )
 
 
 def _first_line(error: BaseException) -> str:
