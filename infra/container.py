@@ -15,6 +15,7 @@ from infra.store.urls import persistence_env
 
 if TYPE_CHECKING:
     from infra.components import Component
+    from infra.kafka_runtime.consumer import InvoiceConsumer
     from infra.kafka_runtime.relay import OutboxRelay
     from infra.views.audit_reader import ViewsAuditReader
     from infra.views.factory import ViewDatabase
@@ -44,7 +45,7 @@ class Container:
         return creating_tables(self.ledger.factory.tracking_recorder)
 
     @cached_property
-    def invoice_consumer(self) -> Component:
+    def invoice_consumer(self) -> InvoiceConsumer:
         from infra.kafka_runtime.consumer import InvoiceConsumer
 
         return InvoiceConsumer(self.settings, self.ledger)

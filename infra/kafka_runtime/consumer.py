@@ -34,15 +34,18 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     there is no half-done batch to drop; what may be stale is the ledger's
     cache of accounts that another consumer now writes."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, owned: set[int]) -> None:
         self._ledger = ledger
+        self._owned = owned
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         log.info("partitions revoked: %s", sorted(str(p.partition) for p in revoked))
+        self._owned.difference_update(p.partition for p in revoked)
         self._ledger.forget_cached_accounts()
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(str(p.partition) for p in assigned))
+        self._owned.update(p.partition for p in assigned)
         self._ledger.forget_cached_accounts()
 
 
@@ -53,6 +56,9 @@ class InvoiceConsumer:
         self._settings = settings
         self._ledger = ledger
         self._handler = InvoiceBatchHandler(ledger)
+        # Partitions of the inbound topic this consumer owns now (for operators
+        # and tests; the group decides).
+        self.partitions_owned: set[int] = set()
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -61,7 +67,8 @@ class InvoiceConsumer:
             return
         consumer = clients.consumer(self._settings, client_id="promocredits-consumer")
         clients.wait_for_partitions(consumer, self._settings.invoices_topic, stop)
-        consumer.subscribe([self._settings.invoices_topic], listener=_Rebalance(self._ledger))
+        listener = _Rebalance(self._ledger, self.partitions_owned)
+        consumer.subscribe([self._settings.invoices_topic], listener=listener)
         dead_letters = clients.producer(self._settings, client_id="promocredits-dlq")
         backoff = Backoff()
         log.info("consuming %s as group %s", self._settings.invoices_topic, self._settings.consumer_group)

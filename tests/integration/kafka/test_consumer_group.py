@@ -34,6 +34,12 @@ def test_partitions_moving_between_consumers_lose_no_invoice_and_decide_none_twi
 
     with running([second.invoice_consumer, second.outbox_relay]):
         first_thread.start()
+        # (both members own partitions before anything flows, so the first
+        # really has work to hand over)
+        deadline = time.monotonic() + 30
+        while not (first.invoice_consumer.partitions_owned and second.invoice_consumer.partitions_owned):
+            assert time.monotonic() < deadline, "the group never split the partitions"
+            time.sleep(0.1)
         # When invoices flow while the first instance leaves half-way
         # (a rebalance hands its partitions to the second)
         produce(kafka_bootstrap, settings.invoices_topic, [(i["account_id"], i) for i in invoices[:300]])
