@@ -27,11 +27,21 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-running() { as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; }
+# Running means the postmaster named in the lock file is alive. pg_ctl status
+# also counts a killed postmaster that nobody has reaped yet (a zombie), or an
+# unrelated process that reused its pid; the server would then never start.
+running() {
+  local pid state
+  pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null) || return 1
+  state=$(ps -o stat= -o args= -p "$pid" 2>/dev/null) || return 1
+  [[ $state != Z* && $state == *postgres* ]]
+}
 
 case "${1:-}" in
   up)
     if ! running; then
+      # Left by a server that was killed: they would block the start.
+      rm -f "$data/postmaster.pid" "$data/.s.PGSQL.$port.lock"
       if [ ! -f "$data/PG_VERSION" ]; then
         mkdir -p "$data"
         [ "$(id -u)" = 0 ] && chown postgres: "$data"
@@ -39,8 +49,17 @@ case "${1:-}" in
       fi
       # Durability is kept (fsync on) so crash tests prove what production does.
       as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-        -o "-h 127.0.0.1 -p $port -k /tmp -c max_connections=200 -c shared_buffers=256MB" start >/dev/null
+        -o "-h 127.0.0.1 -p $port -k $data -c max_connections=200 -c shared_buffers=256MB" start >/dev/null
     fi
+    # A server found running may still be recovering from a crash.
+    for _ in $(seq 1 60); do
+      "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" && break
+      sleep 1
+    done
+    "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" || {
+      echo "PostgreSQL on 127.0.0.1:$port does not accept connections; see $data/server.log" >&2
+      exit 1
+    }
     as_owner "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname='promocredits'" | grep -q 1 ||
       as_owner "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres promocredits
