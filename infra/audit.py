@@ -17,7 +17,7 @@ from application.audit.rows import RawLog, RawRow
 from application.audit.verify import Anchor, Report, Verifier, ViewsReader
 
 # How often progress is reported: often enough for a smooth bar, rarely
-# enough to cost nothing against the 20 microseconds spent on each row.
+# enough to cost nothing next to the work done on each row.
 PROGRESS_EVERY = 5_000
 
 Progress = Callable[[int], None]

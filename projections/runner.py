@@ -71,9 +71,8 @@ class ViewsRunner:
         batch = self.notifications.select_notifications((after or 0) + 1, self.batch_size)
         if not batch:
             return 0
-        events = [(self.mapper.to_domain_event(n), Tracking(self.application_name, n.id)) for n in batch]
         try:
-            self.projection.process_batch(events, after)
+            self.projection.process_batch(self._tracked(batch), after)
         except TrackingConflictError:
             # Another runner applied this range first; read its position again.
             log.info("views position moved by another runner; re-reading it")
@@ -111,13 +110,18 @@ class ViewsRunner:
                 page = self.notifications.select_notifications(position + 1, self.batch_size, stop=target)
                 if not page:
                     return
-                yield [(self.mapper.to_domain_event(n), Tracking(self.application_name, n.id)) for n in page]
+                yield self._tracked(page)
                 position = page[-1].id
                 if progress:
                     progress(position, target)
 
         self.projection.rebuild(batches(), self.application_name)
         return self.catch_up(progress)
+
+    def _tracked(self, notifications: Sequence[Notification]) -> list[tuple[Any, Tracking]]:
+        """Each event with the position that records it was projected."""
+        name = self.application_name
+        return [(self.mapper.to_domain_event(n), Tracking(name, n.id)) for n in notifications]
 
     def run_until_stopped(self, stop: threading.Event, poll_interval: float = 0.2) -> None:
         """Keep the views current until ``stop`` is set; fit for a thread.

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# About 150 bytes an id in memory: a chunk is some 7.5 MB.
+# Ids held in memory before a merge. tracemalloc measured about 190 bytes an
+# id (a 13-character id and its decision), so a chunk stays under 10 MB.
 CHUNK = 50_000
 
 

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from application.audit.export import verify_export
 from application.audit.statement import Statement, balance_as_of, balances_json, statement
-from application.audit.verify import Anchor, Report, ViewsReader
+from application.audit.verify import Anchor, Report
 from application.results import rfc3339
 from domain.errors import InvalidCommandError
 from infra.audit import export_store, verify_store
 from infra.cli.context import container, ledger
-from infra.cli.output import EXIT_INVALID, emit, emit_json, fail, money, stderr, table, user_errors
+from infra.cli.output import EXIT_INVALID, emit, emit_json, fail, money, progress, table, user_errors
 from infra.store.raw_log import raw_log
 
 EXIT_FINDINGS = 4
@@ -42,30 +39,6 @@ def parse_instant(text: str, option: str) -> datetime:
             f"{option} {text!r} is not a timestamp such as 2026-01-31T23:59:59Z or 2026-01-31"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def configured_views() -> ViewsReader | None:
-    """Hook for the read models: the container's ``audit_views`` (a ViewsReader)
-    when the views side provides one; until then verification leaves views out."""
-    reader: ViewsReader | None = getattr(container(), "audit_views", None)
-    return reader
-
-
-@contextmanager
-def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A rich bar on stderr, off when stderr is not a terminal or output is JSON."""
-    with Progress(
-        TextColumn(description),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=stderr,
-        disable=not enabled or not stderr.is_terminal,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda position: bar.update(task, completed=position)
-        bar.update(task, completed=total)
 
 
 def _render_findings(report: Report, title: str) -> None:
@@ -282,9 +255,11 @@ def verify(
     with user_errors():
         anchor = parse_anchor(expect_head) if expect_head is not None else None
         log = raw_log(container().settings.database_url)
-        views = configured_views()
-        with progress_bar("Verifying", log.head(), enabled=not as_json) as advance:
-            report = verify_store(log, views, advance, anchor)
+        views = container().audit_views
+        with progress("Verifying", enabled=not as_json) as advance:
+            head = log.head()
+            advance(0, head)
+            report = verify_store(log, views, lambda done: advance(done, head), anchor)
     _finish(report, as_json, "Verification")
 
 
@@ -299,8 +274,10 @@ def export(
     then proves the file was not cut or rewritten. Exit 4 if the store has findings."""
     with user_errors():
         log = raw_log(container().settings.database_url)
-        with progress_bar("Exporting", log.head(), enabled=not as_json) as advance:
-            report = export_store(log, out, advance)
+        with progress("Exporting", enabled=not as_json) as advance:
+            head = log.head()
+            advance(0, head)
+            report = export_store(log, out, lambda done: advance(done, head))
     extra = {"out": str(out), "digest": report.chain_head.hex()}
     if not as_json:
         typer.echo(f"exported to {out}; digest {report.chain_head.hex()}")

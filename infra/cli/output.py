@@ -11,6 +11,7 @@ import orjson
 import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from application.money import format_minor
@@ -80,3 +81,20 @@ def emit(as_json: bool, payload: dict[str, Any], render: Callable[[], None]) -> 
 
 def money(minor: int, currency: str) -> str:
     return f"{format_minor(minor, currency)} {currency}"
+
+
+@contextmanager
+def progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich bar on stderr for long work, called with (done, total); shown only
+    on a terminal and never with --json, so machine output stays clean."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        disable=not enabled or not stderr.is_terminal,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=max(total, 1))

@@ -3,16 +3,12 @@ status, and serve."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from infra.cli.context import container
-from infra.cli.output import emit, stderr, table, user_errors
+from infra.cli.output import emit, progress, table, user_errors
 from infra.cli.serving import serve_components
 
 app = typer.Typer(
@@ -42,22 +38,6 @@ def _render_status(status: dict[str, int]) -> None:
     )
 
 
-@contextmanager
-def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr; silent when stderr is no terminal or with --json."""
-    bar = Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=stderr,
-        disable=not enabled or not sys.stderr.isatty(),
-    )
-    task = bar.add_task(label, total=None)
-    with bar:
-        yield lambda position, target: bar.update(task, completed=position, total=max(target, 1))
-
-
 @app.command("run")
 def run_projections(
     until_caught_up: Annotated[
@@ -67,8 +47,8 @@ def run_projections(
 ) -> None:
     """Keep the views current (until SIGTERM/SIGINT), or catch up once."""
     if until_caught_up:
-        with user_errors(), _progress("projecting", not as_json) as progress:
-            container().views_runner.catch_up(progress)
+        with user_errors(), progress("projecting", not as_json) as advance:
+            container().views_runner.catch_up(advance)
             status = _status()
         emit(as_json, status, lambda: _render_status(status))
         return
@@ -78,8 +58,8 @@ def run_projections(
 @app.command()
 def rebuild(as_json: JsonFlag = False) -> None:
     """Rebuild every view from the full history, then catch up."""
-    with user_errors(), _progress("rebuilding views", not as_json) as progress:
-        container().views_runner.rebuild(progress)
+    with user_errors(), progress("rebuilding views", not as_json) as advance:
+        container().views_runner.rebuild(advance)
         status = _status()
     emit(as_json, status, lambda: _render_status(status))
 

@@ -12,11 +12,15 @@ from psycopg.sql import SQL, Identifier
 
 from application.tamper_chain import GENESIS, links
 
+# Tables beside the events table, named after it ("ledger_events_chain").
+CHAIN_SUFFIX = "_chain"
+CLAIMS_SUFFIX = "_invoice_claims"
+
 
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        self.chain_table_name = events_table_name + "_chain"
+        self.chain_table_name = events_table_name + CHAIN_SUFFIX
         chain = Identifier(self.datastore.schema), Identifier(self.chain_table_name)
         self.sql_create_statements.append(
             SQL(
@@ -31,7 +35,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self._insert_links = SQL(
             "INSERT INTO {0}.{1} SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
         ).format(*chain)
-        claims = Identifier(self.datastore.schema), Identifier(events_table_name + "_invoice_claims")
+        claims = Identifier(self.datastore.schema), Identifier(events_table_name + CLAIMS_SUFFIX)
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0}.{1} "

@@ -18,6 +18,7 @@ import psycopg
 
 from application.audit.rows import RawRow
 from domain.errors import LedgerError
+from infra.store.postgres_chained import CHAIN_SUFFIX
 from infra.store.sqlite_chained import CHAIN_TABLE
 from infra.store.urls import persistence_env
 
@@ -31,7 +32,7 @@ class RawLogError(LedgerError):
 SQLITE_EVENTS = "stored_events"
 # eventsourcing names the PostgreSQL table after the application ("Ledger").
 POSTGRES_EVENTS = "ledger_events"
-POSTGRES_CHAIN = POSTGRES_EVENTS + "_chain"
+POSTGRES_CHAIN = POSTGRES_EVENTS + CHAIN_SUFFIX
 
 
 def _hyphenated(hex32: str) -> str:
