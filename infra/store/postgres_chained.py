@@ -11,10 +11,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from application.tamper_chain import GENESIS, links
-
-# Tables beside the events table, named after it ("ledger_events_chain").
-CHAIN_SUFFIX = "_chain"
-CLAIMS_SUFFIX = "_invoice_claims"
+from infra.store.tables import CHAIN_SUFFIX, CLAIMS_SUFFIX
 
 
 class ChainedPostgresRecorder(PostgresApplicationRecorder):

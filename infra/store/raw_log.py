@@ -12,15 +12,16 @@ import heapq
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any
 
 from application.audit.rows import RawRow
 from domain.errors import LedgerError
-from infra.store.postgres_chained import CHAIN_SUFFIX
-from infra.store.sqlite_chained import CHAIN_TABLE
+from infra.store.tables import POSTGRES_CHAIN, POSTGRES_EVENTS, SQLITE_EVENTS
+from infra.store.tables import SQLITE_CHAIN as CHAIN_TABLE
 from infra.store.urls import persistence_env
+
+if TYPE_CHECKING:
+    import psycopg
 
 PAGE = 5_000
 
@@ -29,10 +30,6 @@ class RawLogError(LedgerError):
     """The store cannot be read as a ledger event store."""
 
 
-SQLITE_EVENTS = "stored_events"
-# eventsourcing names the PostgreSQL table after the application ("Ledger").
-POSTGRES_EVENTS = "ledger_events"
-POSTGRES_CHAIN = POSTGRES_EVENTS + CHAIN_SUFFIX
 
 
 def _hyphenated(hex32: str) -> str:
@@ -140,16 +137,20 @@ class PostgresRawLog:
         self._page = page
 
     def _connect(self) -> psycopg.Connection[Any]:
+        import psycopg  # only PostgreSQL stores need it
+
         return psycopg.connect(**self._conninfo, autocommit=True)
 
     def head(self) -> int:
+        from psycopg.errors import UndefinedTable
+
         with self._connect() as conn:
             try:
                 row = conn.execute(
                     f"SELECT greatest((SELECT max(notification_id) FROM {POSTGRES_EVENTS}), "
                     f"(SELECT max(notification_id) FROM {POSTGRES_CHAIN}), 0)"
                 ).fetchone()
-            except psycopg.errors.UndefinedTable as error:
+            except UndefinedTable as error:
                 raise RawLogError(f"the database holds no ledger event store: {error}") from None
         return int(row[0]) if row else 0
 

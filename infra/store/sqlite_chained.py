@@ -8,9 +8,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from application.tamper_chain import GENESIS, links
-
-CHAIN_TABLE = "event_chain"
-CLAIMS_TABLE = "invoice_claims"
+from infra.store.tables import SQLITE_CHAIN as CHAIN_TABLE
+from infra.store.tables import SQLITE_CLAIMS as CLAIMS_TABLE
 
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):

@@ -5,9 +5,6 @@ from urllib.parse import unquote, urlsplit
 
 from eventsourcing.utils import get_topic
 
-from infra.store.postgres_chained import ChainedPostgresRecorder
-from infra.store.sqlite_chained import ChainedSQLiteRecorder
-
 
 class DatabaseURLError(ValueError):
     """The database URL cannot be used."""
@@ -16,7 +13,11 @@ class DatabaseURLError(ValueError):
 def persistence_env(url: str) -> dict[str, str]:
     """eventsourcing settings for ``sqlite:///relative/path.db``,
     ``sqlite:////absolute/path.db`` or ``postgresql://user:pw@host:port/db``."""
+    # Each recorder is imported only for its own database: SQLite users never
+    # load psycopg.
     if url.startswith("sqlite:///"):
+        from infra.store.sqlite_chained import ChainedSQLiteRecorder
+
         path = Path(url.removeprefix("sqlite:///"))
         if not path.name:
             raise DatabaseURLError(f"{url!r} names no database file")
@@ -30,6 +31,8 @@ def persistence_env(url: str) -> dict[str, str]:
         }
     parts = urlsplit(url)
     if parts.scheme in ("postgresql", "postgres"):
+        from infra.store.postgres_chained import ChainedPostgresRecorder
+
         dbname = parts.path.lstrip("/")
         if not (parts.hostname and dbname and parts.username):
             raise DatabaseURLError(

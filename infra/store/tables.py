@@ -1,0 +1,13 @@
+"""Names of the tables the ledger's recorders write, for every reader of them."""
+
+# eventsourcing's own events tables: SQLite's default name, and PostgreSQL's
+# named after the application ("Ledger").
+SQLITE_EVENTS = "stored_events"
+POSTGRES_EVENTS = "ledger_events"
+
+# Beside them: the tamper-evidence chain and the store-wide invoice claims.
+SQLITE_CHAIN = "event_chain"
+SQLITE_CLAIMS = "invoice_claims"
+CHAIN_SUFFIX = "_chain"
+CLAIMS_SUFFIX = "_invoice_claims"
+POSTGRES_CHAIN = POSTGRES_EVENTS + CHAIN_SUFFIX
