@@ -64,7 +64,10 @@ def emit_json(payload: dict[str, Any]) -> None:
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    grid = Table(title=title, title_justify="left")
+    # The title on a line of its own: as a table title rich would fold it to
+    # the width of a narrow table.
+    stdout.print(title, markup=False, soft_wrap=True)
+    grid = Table()
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
