@@ -20,6 +20,15 @@ log = logging.getLogger("promocredits.kafka")
 ACK_TIMEOUT_SECONDS = 30
 
 
+# kafka-python backs off reconnecting exponentially up to 30 s by default, so
+# a broker back after a short outage went unused for up to half a minute.
+# One second between attempts costs nothing while it is down.
+RECONNECT = {"reconnect_backoff_ms": 100, "reconnect_backoff_max_ms": 1_000}
+# A request to a broker that died without closing its connections fails
+# after this long instead of 30 s, and the client moves on to reconnect.
+REQUEST_TIMEOUT_MS = 15_000
+
+
 class StoppedError(Exception):
     """Asked to stop before the work could be done."""
 
@@ -35,6 +44,11 @@ def producer(settings: Settings, client_id: str) -> KafkaProducer:
         linger_ms=5,
         batch_size=256 * 1024,
         compression_type=None,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
+        # Metadata refreshed this often finds a restarted broker's partition
+        # leaders again quickly.
+        metadata_max_age_ms=5_000,
+        **RECONNECT,
     )
 
 
@@ -55,6 +69,8 @@ def consumer(settings: Settings, client_id: str, **config: Any) -> KafkaConsumer
         # partition metadata at the first assignment; a short refresh
         # interval lets the group see it and rebalance in seconds.
         metadata_max_age_ms=5_000,
+        request_timeout_ms=max(REQUEST_TIMEOUT_MS, settings.consumer_session_timeout_ms + 5_000),
+        **RECONNECT,
         **config,
     )
 
@@ -96,7 +112,10 @@ def _create_missing(settings: Settings, topics: list[str]) -> None:
     # A short bootstrap timeout: the caller retries, and a SIGTERM during an
     # outage is honoured within seconds.
     admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id="promocredits-admin", bootstrap_timeout_ms=3_000
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="promocredits-admin",
+        bootstrap_timeout_ms=3_000,
+        **RECONNECT,
     )
     try:
         missing = [t for t in topics if t not in set(admin.list_topics())]
