@@ -74,6 +74,36 @@ class SuiteServers:
                 self._kafka = self._start(KAFKA_SH, self._kafka_env)
             return self._kafka[0]
 
+    def stop_kafka(self) -> None:
+        """Stop the suite's broker as an outage would (its data stays)."""
+        self._run(KAFKA_SH, "down", self._started(self._kafka))
+
+    def start_kafka(self) -> None:
+        """Start the suite's broker again, on the same port with the same data."""
+        self._run(KAFKA_SH, "up", self._started(self._kafka))
+
+    def restart_postgres_immediately(self) -> None:
+        """Crash-restart PostgreSQL: every connection is cut, nothing is flushed
+        beyond what was committed, and the server recovers from its WAL."""
+        env = self._started(self._postgres)
+        data = env["PROMOCREDITS_PG_DATA"]
+        self._run(PG_SH, "crash-restart", env)
+        assert Path(data, "postmaster.pid").exists()
+
+    @staticmethod
+    def _started(server: tuple[str, dict[str, str]] | None) -> dict[str, str]:
+        if server is None:
+            raise ServerStartError("the server was never started by this run")
+        return server[1]
+
+    @staticmethod
+    def _run(script: Path, command: str, env: dict[str, str]) -> None:
+        result = subprocess.run(
+            ["bash", str(script), command], env=os.environ | env, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise ServerStartError(f"{script.name} {command} failed: {result.stderr.strip()[-800:]}")
+
     def _postgres_env(self) -> dict[str, str]:
         port = free_port()
         return {"PROMOCREDITS_PG_PORT": str(port), "PROMOCREDITS_PG_DATA": str(self.root / f"pg-{port}")}

@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL server on 127.0.0.1 for tests and benchmarks.
 #   pg.sh up     start it (idempotent) and print its URL
 #   pg.sh down   stop it (idempotent)
+#   pg.sh crash-restart   stop it as a crash would (immediate mode), start it again
 #   pg.sh url    print its URL
 # PostgreSQL refuses to run as root, so as root it runs as the postgres user,
 # with its data outside the repository where that user can write.
@@ -10,6 +11,7 @@ set -euo pipefail
 port="${PROMOCREDITS_PG_PORT:-55432}"
 data="${PROMOCREDITS_PG_DATA:-/tmp/promocredits-pg-$port}"
 url="postgresql://postgres@127.0.0.1:$port/promocredits"
+server_options="-h 127.0.0.1 -p $port -k $data -c max_connections=200 -c shared_buffers=256MB"
 
 bindir=""
 if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
@@ -49,7 +51,7 @@ case "${1:-}" in
       fi
       # Durability is kept (fsync on) so crash tests prove what production does.
       as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-        -o "-h 127.0.0.1 -p $port -k $data -c max_connections=200 -c shared_buffers=256MB" start >/dev/null
+        -o "$server_options" start >/dev/null
     fi
     # A server found running may still be recovering from a crash.
     for _ in $(seq 1 60); do
@@ -68,11 +70,17 @@ case "${1:-}" in
   down)
     if running; then as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null; fi
     ;;
+  crash-restart)
+    running || { echo "PostgreSQL on 127.0.0.1:$port is not running" >&2; exit 1; }
+    as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -m immediate -w -t 60 restart \
+      -o "$server_options" >/dev/null
+    "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -t 60
+    ;;
   url)
     echo "$url"
     ;;
   *)
-    echo "usage: $0 up|down|url" >&2
+    echo "usage: $0 up|down|crash-restart|url" >&2
     exit 2
     ;;
 esac
