@@ -7,10 +7,12 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
+from application.money import check_known_currency
 from application.results import GrantResult, PurchaseResult
 from domain.credit_account import CreditAccount
+from domain.rules import check_currency, check_key
 from infra.api.auth import READ_ACCOUNTS, READ_ANALYTICS, WRITE_ACCOUNTS
 from infra.api.models import (
     BalanceResponse,
@@ -19,6 +21,7 @@ from infra.api.models import (
     GrantResponse,
     HistoryResponse,
     LiabilityResponse,
+    Problem,
     PurchaseRequest,
     PurchaseResponse,
 )
@@ -31,6 +34,30 @@ def _uuid(account_id: str) -> str:
     return str(CreditAccount.id_for(account_id))
 
 
+def _checked_account_id(account_id: str) -> str:
+    # Every route takes the same ids as the ledger and the CLI: a GET must
+    # not answer for an id that no write could ever have recorded.
+    check_key("account_id", account_id)
+    return account_id
+
+
+_PROBLEM_DESCRIPTIONS = {
+    401: "No valid bearer token",
+    403: "The token's role may not do this",
+    413: "The request body is too large",
+    422: "Invalid request",
+    431: "The request headers are too large",
+    503: "A database is unavailable; retry later",
+}
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers every /v1 route may give, plus
+    ``statuses``; all problem+json (see infra.api.openapi)."""
+    every = sorted({401, 403, 422, 431, 503, *statuses})
+    return {status: {"model": Problem, "description": _PROBLEM_DESCRIPTIONS[status]} for status in every}
+
+
 def _write(require: Any, what: str) -> dict[str, Any]:
     """Route options of an idempotent write: 201 when recorded, 200 on replay."""
     return {
@@ -38,8 +65,8 @@ def _write(require: Any, what: str) -> dict[str, Any]:
         "dependencies": [require(WRITE_ACCOUNTS)],
         "responses": {
             200: {"description": f"Identical replay of an earlier {what}"},
-            409: {"description": f"The {what} id was recorded with different content"},
-            422: {"description": "Invalid request"},
+            **_problems(413),
+            409: {"model": Problem, "description": f"The {what} id was recorded with different content"},
         },
     }
 
@@ -51,13 +78,22 @@ def _answer(result: GrantResult | PurchaseResult, response: Response) -> dict[st
 
 def accounts_router(container: Container, require: Any) -> APIRouter:
     # ":path" so that account ids containing "/" (allowed by the ledger) route too.
-    router = APIRouter(prefix="/v1/accounts/{account_id:path}", tags=["accounts"])
+    router = APIRouter(
+        prefix="/v1/accounts/{account_id:path}",
+        tags=["accounts"],
+        dependencies=[Depends(_checked_account_id)],
+    )
     # Requests run on a thread pool; one writer at a time keeps the ledger's
     # in-memory state consistent. Other processes are kept apart by the
     # store's optimistic concurrency.
     writing = threading.Lock()
 
-    @router.get("/promotional-credits", response_model=BalanceResponse, dependencies=[require(READ_ACCOUNTS)])
+    @router.get(
+        "/promotional-credits",
+        response_model=BalanceResponse,
+        dependencies=[require(READ_ACCOUNTS)],
+        responses=_problems(),
+    )
     def balance(account_id: str) -> dict[str, Any]:
         """The account's balances as the dashboard shows them (from the views)."""
         view = container.views.store.account(_uuid(account_id))
@@ -71,7 +107,10 @@ def accounts_router(container: Container, require: Any) -> APIRouter:
         }
 
     @router.get(
-        "/promotional-credits/history", response_model=HistoryResponse, dependencies=[require(READ_ACCOUNTS)]
+        "/promotional-credits/history",
+        response_model=HistoryResponse,
+        dependencies=[require(READ_ACCOUNTS)],
+        responses=_problems(),
     )
     def history(
         account_id: str,
@@ -110,17 +149,26 @@ def accounts_router(container: Container, require: Any) -> APIRouter:
 
 
 def analytics_router(container: Container, require: Any) -> APIRouter:
-    router = APIRouter(prefix="/v1/analytics", tags=["analytics"], dependencies=[require(READ_ANALYTICS)])
+    router = APIRouter(
+        prefix="/v1/analytics",
+        tags=["analytics"],
+        dependencies=[require(READ_ANALYTICS)],
+        responses=_problems(),
+    )
 
     @router.get("/daily", response_model=DailyResponse)
     def daily(
-        currency: str | None = None,
+        currency: Annotated[str | None, Query(description="ISO 4217 code", examples=["USD"])] = None,
         from_day: Annotated[date | None, Query(alias="from", description="First UTC day, YYYY-MM-DD")] = None,
         to_day: Annotated[date | None, Query(alias="to", description="Last UTC day, YYYY-MM-DD")] = None,
     ) -> dict[str, Any]:
         """Per day and currency: granted by reason, applied, calling credits, invoices."""
         if from_day and to_day and from_day > to_day:
             raise HTTPException(422, f"from ({from_day}) is after to ({to_day})")
+        if currency is not None:
+            # As strict as a grant: "usd" or "ZZZ" would only ever match nothing.
+            check_currency(currency)
+            check_known_currency(currency)
         rows = container.views.store.daily(
             currency,
             from_day.isoformat() if from_day else None,
