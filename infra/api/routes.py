@@ -42,6 +42,7 @@ def _checked_account_id(account_id: str) -> str:
 
 
 _PROBLEM_DESCRIPTIONS = {
+    400: "The body could not be read as JSON text (it is not UTF-8, say)",
     401: "No valid bearer token",
     403: "The token's role may not do this",
     413: "The request body is too large",
@@ -65,7 +66,7 @@ def _write(require: Any, what: str) -> dict[str, Any]:
         "dependencies": [require(WRITE_ACCOUNTS)],
         "responses": {
             200: {"description": f"Identical replay of an earlier {what}"},
-            **_problems(413),
+            **_problems(400, 413),
             409: {"model": Problem, "description": f"The {what} id was recorded with different content"},
         },
     }
