@@ -122,6 +122,11 @@ def _health(app: FastAPI, container: Container, checks: ThreadPoolExecutor) -> N
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
+# Any token is a valid method to the HTTP parser; label values must stay a
+# small fixed set, whatever clients send.
+_MEASURED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class Measured:
     """Counts and times every answer by method, route and status."""
 
@@ -147,5 +152,6 @@ class Measured:
             # The matched route's template ("/v1/accounts/{account_id}/..."),
             # so account ids never become label values.
             route = getattr(scope.get("route"), "path", "unmatched").replace(":path}", "}")
-            metrics.HTTP_LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
-            metrics.HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            method = scope["method"] if scope["method"] in _MEASURED_METHODS else "other"
+            metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()

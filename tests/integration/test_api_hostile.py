@@ -359,3 +359,19 @@ def test_a_lone_surrogate_anywhere_in_a_grant_is_422(api_on_each_store: Api, raw
     answer.body.decode("utf-8")
     # and nothing is recorded
     assert api.events_recorded() == 0
+
+
+# Refusals are measured, without letting clients choose label values
+
+
+def test_refusals_are_counted_and_invented_methods_never_become_label_values(api: Api) -> None:
+    # given a refused request and requests with invented methods
+    assert_problem(api.request("GET", f"/v1/accounts/{ALICE}/promotional-credits"), 401)
+    for n in range(5):
+        api.request(f"INVENTED{n}", "/healthz")
+    # when the metrics are read
+    exposition = api.request("GET", "/metrics").body.decode()
+    # then the refusal is counted, and the invented methods are lumped together
+    assert 'method="GET",route="unmatched",status="401"' in exposition
+    assert "INVENTED" not in exposition
+    assert 'method="other"' in exposition
