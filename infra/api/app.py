@@ -151,7 +151,7 @@ class Measured:
         finally:
             # The matched route's template ("/v1/accounts/{account_id}/..."),
             # so account ids never become label values.
-            route = getattr(scope.get("route"), "path", "unmatched").replace(":path}", "}")
+            route = getattr(scope.get("route"), "path_format", "unmatched")
             method = scope["method"] if scope["method"] in _MEASURED_METHODS else "other"
             metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from application.money import check_known_currency
 from application.results import GrantResult, PurchaseResult
@@ -28,6 +29,23 @@ from infra.api.models import (
 from infra.container import Container
 from projections.cursor import decode_cursor, encode_cursor
 from projections.ledger_views import history_entry_from_row
+
+
+class _AnyText(Convertor[str]):
+    """Any text, "/" and newlines included. Starlette's ":path" stops at a
+    newline, and an id holding one must reach the id check and get its 422,
+    not a 404 that suggests the route does not exist."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("any_text", _AnyText())
 
 
 def _uuid(account_id: str) -> str:
@@ -78,9 +96,10 @@ def _answer(result: GrantResult | PurchaseResult, response: Response) -> dict[st
 
 
 def accounts_router(container: Container, require: Any) -> APIRouter:
-    # ":path" so that account ids containing "/" (allowed by the ledger) route too.
+    # Not a plain "{account_id}", so that account ids containing "/" (allowed
+    # by the ledger) route too.
     router = APIRouter(
-        prefix="/v1/accounts/{account_id:path}",
+        prefix="/v1/accounts/{account_id:any_text}",
         tags=["accounts"],
         dependencies=[Depends(_checked_account_id)],
     )

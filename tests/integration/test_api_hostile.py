@@ -271,6 +271,7 @@ BAD_ACCOUNT_IDS = {
     "dot": ".",
     "dot-dot": "..",
     "control-character": "acct%1Balice",
+    "newline": "acct%0Aalice",
     "space": "acct%20alice",
 }
 ACCOUNT_ROUTES: list[tuple[str, str, bytes | None]] = [
