@@ -59,7 +59,7 @@ def role_of(token: str, tokens: Mapping[str, str]) -> str | None:
     """The token's role. Every configured token is compared, each in constant
     time, so the answer's timing tells nothing about which one nearly matched."""
     found = None
-    given = token.encode("utf-8", "surrogateescape")
+    given = token.encode()
     for known, role in tokens.items():
         if hmac.compare_digest(given, known.encode()):
             found = role
