@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from infra import metrics
 from infra.api import openapi, problems
 from infra.api.auth import BearerGate, requirer
-from infra.api.limits import BodyLimit, HeaderLimit
+from infra.api.limits import BodyLimit, HeadLimit
 from infra.api.routes import accounts_router, analytics_router
 from infra.container import Container
 from projections.ledger_views import LedgerViewsProjection
@@ -49,12 +49,12 @@ def create_app(container: Container) -> FastAPI:
     # does not answer must make /readyz and /metrics say so quickly, not hang.
     checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")
     _health(app, container, checks)
-    # Outermost last. Every refusal is decided before the body is read: the
-    # gate and the header limit from the headers alone, the body limit as
+    # Outermost last. These refusals cost no work for the body: the gate and
+    # the head limit decide from the request head alone, the body limit as
     # the bytes arrive; and every answer, refusals included, is measured.
     app.add_middleware(BodyLimit)
     app.add_middleware(BearerGate, tokens=tokens)
-    app.add_middleware(HeaderLimit)
+    app.add_middleware(HeadLimit)
     app.add_middleware(Measured)
     # Computed at each scrape, in this process, so it is right in either mode.
     lag = CollectorRegistry()

@@ -18,13 +18,18 @@ log = logging.getLogger("promocredits.api")
 # The largest legitimate body (a grant with a 1000-character note) is under
 # 5 KiB; 64 KiB leaves room for any client's formatting.
 MAX_BODY_BYTES = 64 * 1024
-# All header names and values together. A bearer token and the usual
-# headers fit in well under 1 KiB.
+# All header names and values together, and the path with its query apart.
+# A bearer token and the usual headers fit in well under 1 KiB, the longest
+# valid path in well under 1 KiB too.
 MAX_HEADER_BYTES = 16 * 1024
 
 
 def header_bytes(scope: Scope) -> int:
     return sum(len(name) + len(value) for name, value in scope["headers"])
+
+
+def target_bytes(scope: Scope) -> int:
+    return len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -38,18 +43,23 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-class HeaderLimit:
-    """Headers over the budget get 431. The server's parser bounds what it
-    buffers while headers arrive; this bounds what reaches the application."""
+class HeadLimit:
+    """A request target (path and query) over the budget gets 414, headers
+    over it 431. The server's parser bounds what it buffers while the request
+    head arrives; this bounds what of it reaches the application."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_HEADER_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and header_bytes(scope) > self.max_bytes:
-            await send_problem(send, 431, f"request headers must total at most {self.max_bytes} bytes")
-            return
+        if scope["type"] == "http":
+            if target_bytes(scope) > self.max_bytes:
+                await send_problem(send, 414, f"the request target must be at most {self.max_bytes} bytes")
+                return
+            if header_bytes(scope) > self.max_bytes:
+                await send_problem(send, 431, f"request headers must total at most {self.max_bytes} bytes")
+                return
         await self.app(scope, receive, send)
 
 

@@ -39,6 +39,7 @@ TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     413: "Content too large",
+    414: "URI too long",
     422: "Invalid request",
     431: "Request header fields too large",
     500: "Internal server error",

@@ -64,6 +64,7 @@ _PROBLEM_DESCRIPTIONS = {
     401: "No valid bearer token",
     403: "The token's role may not do this",
     413: "The request body is too large",
+    414: "The path and query are too long",
     422: "Invalid request",
     431: "The request headers are too large",
     503: "A database is unavailable; retry later",
@@ -73,7 +74,7 @@ _PROBLEM_DESCRIPTIONS = {
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error answers every /v1 route may give, plus
     ``statuses``; all problem+json (see infra.api.openapi)."""
-    every = sorted({401, 403, 422, 431, 503, *statuses})
+    every = sorted({401, 403, 414, 422, 431, 503, *statuses})
     return {status: {"model": Problem, "description": _PROBLEM_DESCRIPTIONS[status]} for status in every}
 
 
