@@ -3,6 +3,7 @@ problem, costs the server almost nothing, and records nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 import statistics
@@ -15,7 +16,9 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 import pytest
+from starlette.types import Message
 
+from infra.api.app import create_app
 from infra.api.limits import MAX_BODY_BYTES
 from infra.api.problems import MAX_ECHOED_CHARS, MAX_LISTED_ERRORS
 from infra.container import Container
@@ -151,6 +154,53 @@ def test_a_write_without_the_right_token_is_refused_without_waiting_for_its_body
     if status == 401:
         assert b"www-authenticate: Bearer" in answer
     assert api.events_recorded() == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("POST", GRANTS, {}, 401),
+        ("POST", GRANTS, READER, 403),
+        ("GET", "/v1/analytics/liability", OPERATOR, 403),
+        ("PUT", HISTORY, bearer("tok-forged"), 401),
+    ],
+)
+def test_the_gate_refuses_without_ever_asking_for_the_body(
+    api: Api, method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    # given the application itself, and a server that notes whether the body is asked for
+    app = create_app(api.container)
+    sent: list[Message] = []
+    asked_for_the_body = False
+
+    async def receive() -> Message:
+        nonlocal asked_for_the_body
+        asked_for_the_body = True
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        + [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+    }
+    # when a request arrives, then it is refused from its head alone
+    asyncio.run(app(scope, receive, send))
+    assert not asked_for_the_body
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == status
+    assert orjson.loads(sent[1]["body"])["status"] == status
 
 
 def test_an_unknown_v1_route_tells_a_stranger_nothing(api: Api) -> None:
