@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra import metrics
 from infra.api import openapi, problems
-from infra.api.auth import BearerGate, requirer
+from infra.api.auth import BearerGate, authorizer
 from infra.api.limits import BodyLimit, HeadLimit
 from infra.api.routes import accounts_router, analytics_router
 from infra.container import Container
@@ -42,9 +42,9 @@ def create_app(container: Container) -> FastAPI:
     tokens = dict(container.settings.api_tokens)
     if not tokens:
         log.warning("PROMOCREDITS_API_TOKENS is empty: every /v1 request will be refused")
-    require = requirer(tokens)
-    app.include_router(accounts_router(container, require))
-    app.include_router(analytics_router(container, require))
+    authorized = authorizer(tokens)
+    app.include_router(accounts_router(container, authorized))
+    app.include_router(analytics_router(container, authorized))
     # Health checks run on their own threads with a deadline: a database that
     # does not answer must make /readyz and /metrics say so quickly, not hang.
     checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")

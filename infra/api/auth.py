@@ -1,19 +1,19 @@
 """Bearer tokens mapped to roles; compared in constant time, never logged.
 
-Who may do what is decided here once, from the method and the path, and
-applied twice: by ``BearerGate`` in front of the application, before a byte
-of the body is read, and by the routes' dependencies, which also document
-the scheme in the OpenAPI description.
+Who may do what is decided here once, by ``roles_for`` from the method and
+the path, and applied twice: by ``BearerGate`` in front of the application,
+before a byte of the body is read, and by the routes' dependency, which also
+documents the scheme in the OpenAPI description.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -116,19 +116,19 @@ class BearerGate:
         await self.app(scope, receive, send)
 
 
-def requirer(tokens: Mapping[str, str]) -> Callable[[frozenset[str]], object]:
-    """``require(roles)`` builds the dependency that admits only those roles."""
+def authorizer(tokens: Mapping[str, str]) -> Any:
+    """The dependency every /v1 route carries: the gate's decision again, by
+    the same rule, and the bearer scheme in the OpenAPI description."""
 
-    def require(roles: frozenset[str]) -> object:
-        def check(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        ) -> str:
-            scheme, token = (credentials.scheme, credentials.credentials) if credentials else (None, "")
-            refused = refusal(scheme, token, roles, tokens)
-            if refused is not None:
-                raise HTTPException(refused.status, refused.detail, headers=refused.headers or None)
-            return role_of(token, tokens) or ""
+    def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> str:
+        roles = roles_for(request.scope["method"], request.scope["path"])
+        scheme, token = (credentials.scheme, credentials.credentials) if credentials else (None, "")
+        refused = refusal(scheme, token, roles or ANY_ROLE, tokens)
+        if refused is not None:
+            raise HTTPException(refused.status, refused.detail, headers=refused.headers or None)
+        return role_of(token, tokens) or ""
 
-        return Depends(check)
-
-    return require
+    return Depends(check)

@@ -1,8 +1,8 @@
 """Size limits enforced in front of the application, as pure ASGI middleware.
 
-They look only at what the server has already parsed (the headers) or at
-the body as it streams in, so a hostile request is refused before it costs
-memory: nothing here ever holds more than one received chunk.
+They look only at what the server has already parsed (the request head) or
+at the body as it streams in, so a hostile request is refused before it
+costs memory: nothing here ever holds more than one received chunk.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from application.money import check_known_currency
 from application.results import GrantResult, PurchaseResult
 from domain.credit_account import CreditAccount
 from domain.rules import check_currency, check_key
-from infra.api.auth import READ_ACCOUNTS, READ_ANALYTICS, WRITE_ACCOUNTS
 from infra.api.models import (
     BalanceResponse,
     DailyResponse,
@@ -78,11 +77,10 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": Problem, "description": _PROBLEM_DESCRIPTIONS[status]} for status in every}
 
 
-def _write(require: Any, what: str) -> dict[str, Any]:
+def _write(what: str) -> dict[str, Any]:
     """Route options of an idempotent write: 201 when recorded, 200 on replay."""
     return {
         "status_code": 201,
-        "dependencies": [require(WRITE_ACCOUNTS)],
         "responses": {
             200: {"description": f"Identical replay of an earlier {what}"},
             **_problems(400, 413),
@@ -96,25 +94,20 @@ def _answer(result: GrantResult | PurchaseResult, response: Response) -> dict[st
     return result.to_json()
 
 
-def accounts_router(container: Container, require: Any) -> APIRouter:
+def accounts_router(container: Container, authorized: Any) -> APIRouter:
     # Not a plain "{account_id}", so that account ids containing "/" (allowed
     # by the ledger) route too.
     router = APIRouter(
         prefix="/v1/accounts/{account_id:any_text}",
         tags=["accounts"],
-        dependencies=[Depends(_checked_account_id)],
+        dependencies=[authorized, Depends(_checked_account_id)],
     )
     # Requests run on a thread pool; one writer at a time keeps the ledger's
     # in-memory state consistent. Other processes are kept apart by the
     # store's optimistic concurrency.
     writing = threading.Lock()
 
-    @router.get(
-        "/promotional-credits",
-        response_model=BalanceResponse,
-        dependencies=[require(READ_ACCOUNTS)],
-        responses=_problems(),
-    )
+    @router.get("/promotional-credits", response_model=BalanceResponse, responses=_problems())
     def balance(account_id: str) -> dict[str, Any]:
         """The account's balances as the dashboard shows them (from the views)."""
         view = container.views.store.account(_uuid(account_id))
@@ -127,12 +120,7 @@ def accounts_router(container: Container, require: Any) -> APIRouter:
             "last_activity_at": view.last_activity_at,
         }
 
-    @router.get(
-        "/promotional-credits/history",
-        response_model=HistoryResponse,
-        dependencies=[require(READ_ACCOUNTS)],
-        responses=_problems(),
-    )
+    @router.get("/promotional-credits/history", response_model=HistoryResponse, responses=_problems())
     def history(
         account_id: str,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -148,7 +136,7 @@ def accounts_router(container: Container, require: Any) -> APIRouter:
             "next_cursor": encode_cursor(page[-1].version) if more else None,
         }
 
-    @router.post("/promotional-credits/grants", response_model=GrantResponse, **_write(require, "grant"))
+    @router.post("/promotional-credits/grants", response_model=GrantResponse, **_write("grant"))
     def grant(account_id: str, body: GrantRequest, response: Response) -> dict[str, Any]:
         """Grant credits; the answer carries the ledger's balance (read-your-writes)."""
         with writing:
@@ -157,7 +145,7 @@ def accounts_router(container: Container, require: Any) -> APIRouter:
             )
         return _answer(result, response)
 
-    @router.post("/calling-credit-purchases", response_model=PurchaseResponse, **_write(require, "purchase"))
+    @router.post("/calling-credit-purchases", response_model=PurchaseResponse, **_write("purchase"))
     def buy_calling_credits(account_id: str, body: PurchaseRequest, response: Response) -> dict[str, Any]:
         """Buy calling credits with promotional credits first, the rest due."""
         with writing:
@@ -169,11 +157,11 @@ def accounts_router(container: Container, require: Any) -> APIRouter:
     return router
 
 
-def analytics_router(container: Container, require: Any) -> APIRouter:
+def analytics_router(container: Container, authorized: Any) -> APIRouter:
     router = APIRouter(
         prefix="/v1/analytics",
         tags=["analytics"],
-        dependencies=[require(READ_ANALYTICS)],
+        dependencies=[authorized],
         responses=_problems(),
     )
 
