@@ -92,7 +92,7 @@ def head_only(base: str, method: str, target: str, headers: dict[str, str], time
         return sock.recv(4096)
 
 
-# 1. Request bodies are bounded while they stream in
+# Request bodies are bounded while they stream in
 
 
 def test_a_body_declared_over_the_limit_is_413_before_a_byte_of_it_arrives(api: Api) -> None:
@@ -136,7 +136,7 @@ def test_a_body_just_under_the_limit_is_served(api: Api) -> None:
     assert api.events_recorded() == before
 
 
-# 2. Authentication is decided from the headers, before the body is read
+# Authentication is decided from the headers, before the body is read
 
 
 @pytest.mark.parametrize(
@@ -278,7 +278,7 @@ def test_unauthenticated_30_mb_bodies_in_parallel_are_refused_at_once_without_me
     ledger.close()
 
 
-# 3. Oversized headers are refused
+# Oversized request heads are refused
 
 
 @pytest.mark.parametrize("trickled", [False, True], ids=["in-one-write", "trickled"])
@@ -313,7 +313,7 @@ def test_a_100_kb_query_is_refused_and_the_server_stays_up(api: Api) -> None:
     assert api.request("GET", HISTORY, READER).status == 200
 
 
-# 4. Problem responses are bounded
+# Problem responses are bounded
 
 
 def test_a_body_of_many_unknown_keys_gets_a_small_problem(api: Api) -> None:
@@ -333,7 +333,7 @@ def test_a_body_of_many_unknown_keys_gets_a_small_problem(api: Api) -> None:
     assert api.events_recorded() == 0
 
 
-# 5. Account ids are checked on every route, as the ledger and the CLI check them
+# Account ids are checked on every route, as the ledger and the CLI check them
 
 BAD_ACCOUNT_IDS = {
     "nul": "acct%00alice",
@@ -369,7 +369,7 @@ def test_an_account_id_the_ledger_refuses_is_422_on_every_route(api_on_each_stor
     assert api.events_recorded() == 0
 
 
-# 6. Analytics parameters are checked as writes check them
+# Analytics parameters are checked as writes check them
 
 
 @pytest.mark.parametrize("currency", ["usd", "ZZZ", "US", "USDX", "XAU", "", "U%00D"])
@@ -383,7 +383,7 @@ def test_analytics_for_a_known_currency_is_served(api: Api) -> None:
     assert (answer.status, answer.json()) == (200, {"days": []})
 
 
-# 7. Forged cursors are 422
+# Forged cursors are 422
 
 
 def _cursor(text: str) -> str:
@@ -411,7 +411,7 @@ def test_a_forged_cursor_is_422(api: Api, cursor: str) -> None:
     assert len(str(problem["detail"])) < 200
 
 
-# 8. Text that is not valid Unicode is refused, never a 500
+# Text that is not valid Unicode is refused, never a 500
 
 
 @pytest.mark.parametrize(
