@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -15,10 +15,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra import metrics
-from infra.api import problems
-from infra.api.auth import requirer
+from infra.api import openapi, problems
+from infra.api.auth import BearerGate, authorizer
+from infra.api.limits import BodyLimit, HeadLimit
 from infra.api.routes import accounts_router, analytics_router
 from infra.container import Container
 from projections.ledger_views import LedgerViewsProjection
@@ -36,17 +38,24 @@ def create_app(container: Container) -> FastAPI:
         "calling-credit purchases. Authenticate with `Authorization: Bearer <token>`.",
     )
     problems.install(app)
+    openapi.install(app)
     tokens = dict(container.settings.api_tokens)
     if not tokens:
         log.warning("PROMOCREDITS_API_TOKENS is empty: every /v1 request will be refused")
-    require = requirer(tokens)
-    app.include_router(accounts_router(container, require))
-    app.include_router(analytics_router(container, require))
+    authorized = authorizer(tokens)
+    app.include_router(accounts_router(container, authorized))
+    app.include_router(analytics_router(container, authorized))
     # Health checks run on their own threads with a deadline: a database that
     # does not answer must make /readyz and /metrics say so quickly, not hang.
     checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")
     _health(app, container, checks)
-    _instrument(app)
+    # Outermost last. These refusals cost no work for the body: the gate and
+    # the head limit decide from the request head alone, the body limit as
+    # the bytes arrive; and every answer, refusals included, is measured.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(BearerGate, tokens=tokens)
+    app.add_middleware(HeadLimit)
+    app.add_middleware(Measured)
     # Computed at each scrape, in this process, so it is right in either mode.
     lag = CollectorRegistry()
     lag.register(_ProjectionLag(lambda: _lag_or_nan(container, checks)))
@@ -113,14 +122,36 @@ def _health(app: FastAPI, container: Container, checks: ThreadPoolExecutor) -> N
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-def _instrument(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+# Any token is a valid method to the HTTP parser; label values must stay a
+# small fixed set, whatever clients send.
+_MEASURED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class Measured:
+    """Counts and times every answer by method, route and status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        # The matched route's template ("/v1/accounts/{account_id}/..."), so
-        # account ids never become label values.
-        route = getattr(request.scope.get("route"), "path", "unmatched").replace(":path}", "}")
-        metrics.HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        return response
+        status = 500
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_status)
+        finally:
+            # The matched route's template ("/v1/accounts/{account_id}/..."),
+            # so account ids never become label values.
+            route = getattr(scope.get("route"), "path_format", "unmatched")
+            method = scope["method"] if scope["method"] in _MEASURED_METHODS else "other"
+            metrics.HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()

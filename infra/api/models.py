@@ -87,3 +87,16 @@ class Liability(BaseModel):
 
 class LiabilityResponse(BaseModel):
     liability: list[Liability]
+
+
+class Problem(BaseModel):
+    """An error, as application/problem+json (RFC 9457)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="The first invalid fields (422 only), a bounded number of them"
+    )
+    errors_total: int | None = Field(default=None, description="How many fields were invalid (422 only)")

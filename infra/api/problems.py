@@ -1,7 +1,13 @@
-"""Every error as application/problem+json (RFC 9457) with a clear detail."""
+"""Every error as application/problem+json (RFC 9457) with a clear detail.
+
+A problem echoes parts of the request (field names, values in messages), so
+what it echoes is bounded: a hostile body must not buy a large answer, and
+text that is not valid Unicode must not break the rendering of the refusal.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -10,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Send
 
 from domain.errors import IdempotencyConflictError, InvalidCommandError, LedgerError
 from projections.cursor import InvalidCursorError
@@ -18,6 +25,12 @@ log = logging.getLogger("promocredits.api")
 
 PROBLEM_JSON = "application/problem+json"
 
+# Enough to fix a request by hand; a body of thousands of bad keys gets the
+# first few and a count, never an answer the size of its question.
+MAX_LISTED_ERRORS = 20
+MAX_ECHOED_CHARS = 200
+MAX_DETAIL_CHARS = 2000
+
 TITLES = {
     400: "Bad request",
     401: "Unauthorized",
@@ -25,25 +38,64 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Content too large",
+    414: "URI too long",
     422: "Invalid request",
+    431: "Request header fields too large",
     500: "Internal server error",
     503: "Service unavailable",
 }
 
 
-def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body = {
+def clip(text: str, limit: int = MAX_ECHOED_CHARS) -> str:
+    """At most ``limit`` characters of valid UTF-8: lone surrogates (which
+    JSON can carry but UTF-8 cannot) are shown escaped, not raised on."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _body(status: int, detail: str, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": clip(detail, MAX_DETAIL_CHARS),
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse(
+        _body(status, detail, extra), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+async def send_problem(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """The same problem, sent straight to the ASGI server: for the refusals
+    made before the application runs, which must never read the request."""
+    payload = json.dumps(_body(status, detail, {}), ensure_ascii=False).encode()
+    extra_headers = (headers or {}).items()
+    raw_headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(payload)).encode()),
+        *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra_headers),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _where(location: tuple[Any, ...] | list[Any]) -> str:
-    return ".".join(str(part) for part in location if part != "body") or "body"
+    return clip(".".join(str(part) for part in location if part != "body") or "body")
+
+
+def _invalid_request_problem(error: RequestValidationError) -> JSONResponse:
+    found = error.errors()
+    listed = [{"field": _where(e["loc"]), "message": clip(str(e["msg"]))} for e in found[:MAX_LISTED_ERRORS]]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in listed)
+    if len(found) > len(listed):
+        detail += f"; and {len(found) - len(listed)} more errors"
+    return problem(422, detail, errors=listed, errors_total=len(found))
 
 
 def install(app: FastAPI) -> None:
@@ -53,9 +105,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _where(e["loc"]), "message": e["msg"]} for e in error.errors()]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem(422, detail, errors=errors)
+        return _invalid_request_problem(error)
 
     @app.exception_handler(InvalidCommandError)
     async def invalid_command(_: Request, error: InvalidCommandError) -> JSONResponse:
@@ -75,7 +125,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PersistenceError)
     async def store_down(_: Request, error: PersistenceError) -> JSONResponse:
-        log.warning("database unavailable: %s", error)
+        log.warning("database unavailable: %s", clip(str(error), MAX_DETAIL_CHARS))
         return problem(503, "a database is unavailable; retry later")
 
     @app.exception_handler(Exception)

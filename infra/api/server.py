@@ -30,12 +30,19 @@ class ApiComponent:
 
     def build(self) -> uvicorn.Server:
         from infra.api.app import create_app
+        from infra.api.limits import MAX_HEADER_BYTES
 
         config = uvicorn.Config(
             create_app(self.container),
             host=self.host,
             port=self.port,
             log_level="info",
+            # h11, not httptools: httptools buffers request headers of any
+            # size (megabytes of them), while h11 refuses a request head that
+            # grows past this limit before it is complete. A head that
+            # arrives whole is held to the same budget by HeaderLimit.
+            http="h11",
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
             # Logging is the host process's business; uvicorn's access log
             # shows method, path and status, never headers (so never tokens).
             log_config=None,
