@@ -1,0 +1,83 @@
+"""What the views accept from an event already stored, whatever it holds.
+
+Events recorded before the ledger validated its input may carry text that a
+database cannot store, or amounts that are not whole numbers. The event log
+keeps them as they are; the views hold text made storable, and refuse to
+guess at amounts (the projector sets such an event aside instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from typing import TypeVar
+
+# Unicode's own stand-in for a character that cannot be represented.
+REPLACEMENT = "\ufffd"
+
+# The longest error text kept about an event set aside: enough to diagnose,
+# bounded however large the offending value.
+MAX_ERROR_CHARS = 1_000
+
+C = TypeVar("C")
+
+
+class UnprojectableEventError(ValueError):
+    """An event holds a value the views cannot represent faithfully."""
+
+
+def storable_text(text: str) -> str:
+    """``text`` with every NUL (PostgreSQL text cannot hold one) and every
+    lone surrogate (not encodable as UTF-8) replaced by U+FFFD. Deterministic,
+    so SQLite and PostgreSQL views hold the same rows; text without them is
+    returned unchanged."""
+    if "\x00" in text:
+        text = text.replace("\x00", REPLACEMENT)
+    if not text.isascii() and _has_surrogate(text):
+        text = "".join(REPLACEMENT if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def storable_error(error: BaseException) -> str:
+    """One line about ``error`` that any database can store."""
+    text = storable_text(f"{type(error).__name__}: {error}")
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "\u2026"
+
+
+def checked(change: C) -> C:
+    """The view record with storable text, or UnprojectableEventError when a
+    field does not hold what its type says (a float amount, a number as a
+    note): views are exact or they are not written."""
+    updates: dict[str, object] = {}
+    for field in fields(change):  # type: ignore[arg-type]
+        value = getattr(change, field.name)
+        expected = field.type
+        if value is None and "None" in str(expected):
+            continue
+        if str(expected).startswith("int") or str(expected) == "bool":
+            wanted: type = bool if str(expected) == "bool" else int
+            # bool is a subclass of int, and never an amount.
+            if type(value) is not wanted:
+                raise UnprojectableEventError(
+                    f"{field.name} must be {wanted.__name__}, the event holds {_shown(value)}"
+                )
+        elif str(expected).startswith("str"):
+            if type(value) is not str:
+                raise UnprojectableEventError(f"{field.name} must be text, the event holds {_shown(value)}")
+            clean = storable_text(value)
+            if clean is not value:
+                updates[field.name] = clean
+    return replace(change, **updates) if updates else change  # type: ignore[type-var]
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "\u2026"
