@@ -22,19 +22,28 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON o
 def _status() -> dict[str, int]:
     runner = container().views_runner
     head = runner.head()
-    position = runner.position()
+    health = runner.projection.store.health(runner.application_name)
     return {
         "event_store_head": head,
-        "projection_position": position,
-        "projection_lag_events": max(0, head - position),
+        "projection_position": health.position,
+        "projection_lag_events": max(0, head - health.position),
+        # Events the views could not take; the projector's log says why.
+        "projection_quarantined_events": health.quarantined,
     }
 
 
 def _render_status(status: dict[str, int]) -> None:
     table(
         "Projections",
-        ["events recorded", "projected up to", "lag"],
-        [[status["event_store_head"], status["projection_position"], status["projection_lag_events"]]],
+        ["events recorded", "projected up to", "lag", "set aside"],
+        [
+            [
+                status["event_store_head"],
+                status["projection_position"],
+                status["projection_lag_events"],
+                status["projection_quarantined_events"],
+            ]
+        ],
     )
 
 
