@@ -167,7 +167,18 @@ class ViewsRunner:
                 if progress:
                     progress(position, target)
 
-        self.projection.rebuild(batches(), self.application_name)
+        try:
+            self.projection.rebuild(batches(), self.application_name)
+        except TrackingConflictError:
+            raise
+        except Exception as error:
+            if is_outage(error):
+                raise
+            # One transaction cannot skip what the database refuses. Rebuild
+            # in place instead, where catching up finds and sets it aside;
+            # readers see the views fill up rather than the old ones.
+            log.warning("the views refused an event during the rebuild, rebuilding in place: %s", error)
+            self.projection.store.clear(self.application_name)
         return self.catch_up(progress)
 
     def run_until_stopped(
