@@ -205,7 +205,9 @@ def test_an_event_that_cannot_be_decoded_is_set_aside(service: Container) -> Non
     ledger = service.ledger
     ledger.grant("acct-known-1", "grant-known-1", "EUR", 40, "refund")
     stranger = StoredEvent(uuid4(), 1, "domain.credit_account:CreditAccount.Vanished", b"{}")
-    (unknown,) = ledger.recorder.insert_events([stranger])
+    recorded = ledger.recorder.insert_events([stranger])
+    assert recorded is not None
+    (unknown,) = recorded
     ledger.grant("acct-known-2", "grant-known-2", "EUR", 60, "refund")
     # when the views catch up
     service.views_runner.catch_up()
