@@ -17,7 +17,7 @@ from application.audit.verify import Anchor, Report
 from application.results import rfc3339
 from domain.errors import InvalidCommandError
 from infra.audit import export_store, verify_store
-from infra.cli.context import container, ledger
+from infra.cli.context import container, existing_ledger
 from infra.cli.output import EXIT_INVALID, emit, emit_json, fail, money, progress, table, user_errors
 from infra.store.raw_log import raw_log
 
@@ -70,7 +70,7 @@ def balance(
     """Balances as they stood at an instant, from the event log alone."""
     with user_errors():
         moment = parse_instant(as_of, "--as-of")
-        balances = balance_as_of(ledger(), account_id, moment)
+        balances = balance_as_of(existing_ledger(), account_id, moment)
     payload = {"account_id": account_id, "as_of": rfc3339(moment), "balances": balances_json(balances)}
     emit(
         as_json,
@@ -204,7 +204,7 @@ def statement_command(
         end_at = parse_instant(end, "--to") if end else None
         if start_at and end_at and end_at < start_at:
             raise InvalidCommandError("--to must not be before --from")
-        result = statement(ledger(), account_id, start_at, end_at)
+        result = statement(existing_ledger(), account_id, start_at, end_at)
     if as_json:
         emit_json(result.to_json())
     elif output_format is StatementFormat.csv:

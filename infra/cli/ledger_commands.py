@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from application.money import to_minor
-from infra.cli.context import ledger
+from infra.cli.context import existing_ledger, ledger
 from infra.cli.output import emit, money, stdout, table, user_errors
 
 app = typer.Typer()
@@ -115,7 +115,7 @@ def buy_calling_credits(
 def balance(account_id: str, as_json: JsonFlag = False) -> None:
     """Show an account's promotional-credit balances."""
     with user_errors():
-        result = ledger().balance(account_id)
+        result = existing_ledger().balance(account_id)
 
     def render() -> None:
         if not result.visible:
@@ -135,7 +135,7 @@ def balance(account_id: str, as_json: JsonFlag = False) -> None:
 def history(account_id: str, as_json: JsonFlag = False) -> None:
     """Show every ledger entry of an account, oldest first."""
     with user_errors():
-        entries = ledger().history(account_id)
+        entries = existing_ledger().history(account_id)
     emit(
         as_json,
         {"account_id": account_id, "entries": entries},

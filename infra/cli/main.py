@@ -11,6 +11,7 @@ from pydantic_settings import SettingsError
 
 from infra.cli import audit_commands, ledger_commands, pipeline_commands, projection_commands
 from infra.cli.output import EXIT_FAILURE, EXIT_INVALID, stderr
+from infra.store.urls import without_passwords
 
 try:  # Recent typer vendors click; its usage errors are raised from there.
     from typer._click import exceptions as click
@@ -71,7 +72,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as error:  # a user never sees a traceback
-        detail = " ".join(str(error).split())
+        detail = without_passwords(" ".join(str(error).split()))
         stderr.print(f"error: {type(error).__name__}: {detail}", markup=False, soft_wrap=True)
         sys.exit(EXIT_FAILURE)
     # typer.Exit(code) comes back as the return value when not standalone.

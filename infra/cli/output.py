@@ -16,7 +16,7 @@ from rich.table import Table
 
 from application.money import format_minor
 from domain.errors import IdempotencyConflictError, InvalidCommandError, LedgerError
-from infra.store.urls import DatabaseURLError
+from infra.store.urls import DatabaseURLError, MissingLedgerError, without_passwords
 
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
@@ -29,7 +29,7 @@ stderr = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty()
 
 
 def fail(message: str, code: int) -> NoReturn:
-    stderr.print(f"error: {message}", markup=False, soft_wrap=True)
+    stderr.print(f"error: {without_passwords(message)}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -42,6 +42,8 @@ def user_errors() -> Iterator[None]:
         fail(str(error), EXIT_INVALID)
     except IdempotencyConflictError as error:
         fail(str(error), EXIT_CONFLICT)
+    except MissingLedgerError as error:
+        fail(str(error), EXIT_FAILURE)
     except LedgerError as error:
         fail(str(error), EXIT_FAILURE)
     except PersistenceError as error:

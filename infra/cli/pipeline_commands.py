@@ -14,6 +14,7 @@ from infra.cli.context import container
 from infra.cli.output import EXIT_FAILURE, fail, stderr
 from infra.cli.serving import configure_logging, serve_components
 from infra.components import Component, ComponentFailedError, stop_on_signals
+from infra.store.urls import without_passwords
 from infra.supervisor import supervise
 
 app = typer.Typer()
@@ -25,7 +26,7 @@ def _serve(components: list[Component]) -> None:
     settings = container().settings
     stderr.print(
         f"promocredits: {', '.join(c.name for c in components)} on {settings.kafka_bootstrap} "
-        f"(store {settings.database_url}); Ctrl-C or SIGTERM stops",
+        f"(store {without_passwords(settings.database_url)}); Ctrl-C or SIGTERM stops",
         markup=False,
         soft_wrap=True,
     )

@@ -10,6 +10,7 @@ import typer
 from infra.cli.context import container
 from infra.cli.output import emit, progress, table, user_errors
 from infra.cli.serving import serve_components
+from infra.store.urls import check_ledger_exists
 
 app = typer.Typer(
     help="Build and inspect the read models (balances, history, analytics).", no_args_is_help=True
@@ -20,6 +21,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON o
 
 
 def _status() -> dict[str, int]:
+    check_ledger_exists(container().settings.database_url)
     runner = container().views_runner
     head = runner.head()
     health = runner.projection.store.health(runner.application_name)

@@ -18,7 +18,7 @@ from application.audit.rows import RawRow
 from domain.errors import LedgerError
 from infra.store.tables import POSTGRES_CHAIN, POSTGRES_EVENTS, SQLITE_EVENTS
 from infra.store.tables import SQLITE_CHAIN as CHAIN_TABLE
-from infra.store.urls import persistence_env
+from infra.store.urls import check_ledger_exists, persistence_env
 
 if TYPE_CHECKING:
     import psycopg
@@ -196,7 +196,8 @@ class PostgresRawLog:
 
 
 def raw_log(database_url: str) -> SQLiteRawLog | PostgresRawLog:
-    """The raw reader for the event store at this URL."""
+    """The raw reader for the event store at this URL, which must exist."""
+    check_ledger_exists(database_url)
     env = persistence_env(database_url)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         return SQLiteRawLog(env["SQLITE_DBNAME"])

@@ -1,5 +1,6 @@
 """Database URLs to eventsourcing persistence settings."""
 
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -10,6 +11,31 @@ class DatabaseURLError(ValueError):
     """The database URL cannot be used."""
 
 
+class MissingLedgerError(Exception):
+    """A command that only reads was pointed at a SQLite ledger that does not exist."""
+
+
+# scheme://user:password@ -> scheme://user:***@, wherever it appears in a text.
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@]*@")
+
+
+def without_passwords(text: str) -> str:
+    """``text`` with the password of every URL in it masked, for any message
+    that may quote a database URL."""
+    return _PASSWORD_IN_URL.sub(r"\g<head>***@", text)
+
+
+def check_ledger_exists(url: str) -> None:
+    """Refuse to read a SQLite ledger that is not there: opening it would
+    create an empty one, and a mistyped path would go unnoticed."""
+    if url.startswith("sqlite:///"):
+        path = _sqlite_path(url)
+        if not path.is_file():
+            raise MissingLedgerError(
+                f"no ledger at {path} (check PROMOCREDITS_DATABASE_URL; commands that write create it)"
+            )
+
+
 def persistence_env(url: str) -> dict[str, str]:
     """eventsourcing settings for ``sqlite:///relative/path.db``,
     ``sqlite:////absolute/path.db`` or ``postgresql://user:pw@host:port/db``."""
@@ -18,9 +44,7 @@ def persistence_env(url: str) -> dict[str, str]:
     if url.startswith("sqlite:///"):
         from infra.store.sqlite_chained import ChainedSQLiteRecorder
 
-        path = Path(url.removeprefix("sqlite:///"))
-        if not path.name:
-            raise DatabaseURLError(f"{url!r} names no database file")
+        path = _sqlite_path(url)
         # Created on first use: a new user's first command just works.
         path.parent.mkdir(parents=True, exist_ok=True)
         return {
@@ -51,6 +75,13 @@ def persistence_env(url: str) -> dict[str, str]:
             "APPLICATION_RECORDER_TOPIC": get_topic(ChainedPostgresRecorder),
         }
     raise DatabaseURLError(
-        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db "
+        f"unsupported database URL {without_passwords(url)!r}: use sqlite:///path/to/file.db "
         "or postgresql://user:password@host:port/dbname"
     )
+
+
+def _sqlite_path(url: str) -> Path:
+    path = Path(url.removeprefix("sqlite:///"))
+    if not path.name:
+        raise DatabaseURLError(f"{without_passwords(url)!r} names no database file")
+    return path
