@@ -82,24 +82,27 @@ class ViewsRunner:
             return 0
         prepared = [self._prepare(n) for n in batch]
         try:
-            try:
-                self.projection.apply_prepared(prepared, self.application_name, after)
-            except TrackingConflictError:
-                raise
-            except Exception as error:
-                if is_outage(error) or (len(prepared) == 1 and isinstance(prepared[0][1], SetAside)):
-                    raise
-                # The database refused something in the batch: find what by
-                # applying its events one per transaction.
-                log.info("the views refused a batch (%s); applying its events one by one", error)
-                self._apply_one_by_one(prepared, after)
-                return len(batch)
+            self._apply(prepared, after)
         except TrackingConflictError:
             # Another runner applied this range first; read its position again.
             log.info("views position moved by another runner; re-reading it")
             return 0
-        self._log_set_aside(prepared)
         return len(batch)
+
+    def _apply(self, prepared: Sequence[Prepared], after: int | None) -> None:
+        try:
+            self.projection.apply_prepared(prepared, self.application_name, after)
+        except TrackingConflictError:
+            raise
+        except Exception as error:
+            if is_outage(error) or (len(prepared) == 1 and isinstance(prepared[0][1], SetAside)):
+                raise
+            # The database refused something in the batch: find what by
+            # applying its events one per transaction.
+            log.info("the views refused a batch (%s); applying its events one by one", storable_error(error))
+            self._apply_one_by_one(prepared, after)
+            return
+        self._log_set_aside(prepared)
 
     def _apply_one_by_one(self, prepared: Sequence[Prepared], after: int | None) -> None:
         for item in prepared:

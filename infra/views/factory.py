@@ -41,7 +41,11 @@ class ViewDatabase:
         )
         # Every process that opens the views checks their schema; the first
         # to find an earlier one empties it, for the projector to rebuild.
-        creating_tables(lambda: self.recorder.ensure_schema(LedgerViewsProjection.name))
+        try:
+            creating_tables(lambda: self.recorder.ensure_schema(LedgerViewsProjection.name))
+        except BaseException:
+            self.factory.close()
+            raise
 
     @property
     def store(self) -> ViewStore:
