@@ -59,23 +59,25 @@ def checked(change: C) -> C:
     updates: dict[str, object] = {}
     for field in fields(change):  # type: ignore[arg-type]
         value = getattr(change, field.name)
-        expected = field.type
-        if value is None and "None" in str(expected):
+        # The records' annotations are strings: "int", "str | None", "bool".
+        annotation = str(field.type)
+        optional = annotation.endswith(" | None")
+        wanted = _TYPES[annotation.removesuffix(" | None")]
+        if value is None and optional:
             continue
-        if str(expected).startswith("int") or str(expected) == "bool":
-            wanted: type = bool if str(expected) == "bool" else int
-            # bool is a subclass of int, and never an amount.
-            if type(value) is not wanted:
-                raise UnprojectableEventError(
-                    f"{field.name} must be {wanted.__name__}, the event holds {_shown(value)}"
-                )
-        elif str(expected).startswith("str"):
-            if type(value) is not str:
-                raise UnprojectableEventError(f"{field.name} must be text, the event holds {_shown(value)}")
+        # Exact types: bool is a subclass of int, and never an amount.
+        if type(value) is not wanted:
+            raise UnprojectableEventError(
+                f"{field.name} must be {wanted.__name__}, the event holds {_shown(value)}"
+            )
+        if isinstance(value, str):
             clean = storable_text(value)
             if clean is not value:
                 updates[field.name] = clean
     return replace(change, **updates) if updates else change  # type: ignore[type-var]
+
+
+_TYPES: dict[str, type] = {"int": int, "str": str, "bool": bool}
 
 
 def _shown(value: object) -> str:
