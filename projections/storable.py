@@ -9,6 +9,7 @@ guess at amounts (the projector sets such an event aside instead).
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from functools import cache
 from typing import TypeVar
 
 # Unicode's own stand-in for a character that cannot be represented.
@@ -57,27 +58,37 @@ def checked(change: C) -> C:
     field does not hold what its type says (a float amount, a number as a
     note): views are exact or they are not written."""
     updates: dict[str, object] = {}
-    for field in fields(change):  # type: ignore[arg-type]
-        value = getattr(change, field.name)
-        # The records' annotations are strings: "int", "str | None", "bool".
-        annotation = str(field.type)
-        optional = annotation.endswith(" | None")
-        wanted = _TYPES[annotation.removesuffix(" | None")]
+    values = vars(change)
+    record: type = type(change)
+    for name, wanted, optional in _expected(record):
+        value = values[name]
         if value is None and optional:
             continue
         # Exact types: bool is a subclass of int, and never an amount.
         if type(value) is not wanted:
-            raise UnprojectableEventError(
-                f"{field.name} must be {wanted.__name__}, the event holds {_shown(value)}"
-            )
+            shown = _shown(value)
+            raise UnprojectableEventError(f"{name} must be {wanted.__name__}, the event holds {shown}")
         if isinstance(value, str):
             clean = storable_text(value)
             if clean is not value:
-                updates[field.name] = clean
+                updates[name] = clean
     return replace(change, **updates) if updates else change  # type: ignore[type-var]
 
 
 _TYPES: dict[str, type] = {"int": int, "str": str, "bool": bool}
+
+
+@cache
+def _expected(record: type) -> tuple[tuple[str, type, bool], ...]:
+    """(field, exact type, may be None) of a view record class, read once."""
+    expected = []
+    for field in fields(record):
+        # The records' annotations are strings: "int", "str | None", "bool".
+        annotation = str(field.type)
+        expected.append(
+            (field.name, _TYPES[annotation.removesuffix(" | None")], annotation.endswith(" | None"))
+        )
+    return tuple(expected)
 
 
 def _shown(value: object) -> str:

@@ -6,7 +6,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -192,9 +191,11 @@ class ViewStoreMixin:
             )
 
     def _write(self, c: Any, changes: Sequence[Change]) -> None:
-        accounts = [asdict(change) for change in changes if isinstance(change, AccountSeen)]
+        # vars(), not asdict(): the records hold only scalars, and asdict's
+        # deep copy would cost more than the writes.
+        accounts = [vars(change) for change in changes if isinstance(change, AccountSeen)]
         balances = [change for change in changes if isinstance(change, BalanceMoved)]
-        history = [_encoded("view_history", asdict(ch)) for ch in changes if isinstance(ch, HistoryRow)]
+        history = [_encoded("view_history", vars(ch)) for ch in changes if isinstance(ch, HistoryRow)]
         daily = [change for change in changes if isinstance(change, DailyMoved)]
         if accounts:
             c.executemany(self.views_sql["UPSERT_ACCOUNT"], accounts)
