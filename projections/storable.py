@@ -19,6 +19,10 @@ REPLACEMENT = "\ufffd"
 # bounded however large the offending value.
 MAX_ERROR_CHARS = 1_000
 
+# Amounts are exact at any size, up to what Python will print as decimal
+# text (4,300 digits by default): about 3,900 digits, beyond any ledger.
+MAX_AMOUNT_BITS = 13_000
+
 C = TypeVar("C")
 
 
@@ -68,6 +72,8 @@ def checked(change: C) -> C:
         if type(value) is not wanted:
             shown = _shown(value)
             raise UnprojectableEventError(f"{name} must be {wanted.__name__}, the event holds {shown}")
+        if isinstance(value, int) and value.bit_length() > MAX_AMOUNT_BITS:
+            raise UnprojectableEventError(f"{name} has more than {MAX_AMOUNT_BITS} bits")
         if isinstance(value, str):
             clean = storable_text(value)
             if clean is not value:
@@ -92,5 +98,8 @@ def _expected(record: type) -> tuple[tuple[str, type, bool], ...]:
 
 
 def _shown(value: object) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for Python to print
+        return f"a {type(value).__name__} too large to show"
     return text if len(text) <= 80 else text[:79] + "\u2026"
