@@ -28,10 +28,12 @@ lint: install
 
 # The whole service (consumer, relay, projections, API) on the embedded SQLite
 # store, against PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS when set, else against
-# the local broker, started first (needs Java 17+ and Maven).
+# the local broker, started first (needs Java 17+ and Maven) on
+# PROMOCREDITS_KAFKA_PORT (9092).
 run: install
 	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash infra/kafka/kafka.sh up; fi
-	$(BIN)/promocredits run
+	PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS=$${PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$${PROMOCREDITS_KAFKA_PORT:-9092}} \
+	  $(BIN)/promocredits run
 
 kafka-up:
 	bash infra/kafka/kafka.sh up

@@ -104,9 +104,21 @@ class Container:
 
     @cached_property
     def projections_component(self) -> Component:
+        """The projector, active in one replica of the store at a time."""
         from infra.views.runtime import ProjectionsComponent
 
-        return ProjectionsComponent(self.views_runner, self.settings.projection_poll_seconds)
+        return self._elected(ProjectionsComponent(self.views_runner, self.settings.projection_poll_seconds))
+
+    @cached_property
+    def relay_component(self) -> Component:
+        """The outbox relay, active in one replica of the store at a time:
+        every replica relaying would publish everything once per replica."""
+        return self._elected(self.outbox_relay)
+
+    def _elected(self, component: Component) -> Component:
+        from infra.leadership import LeaderOnly, leadership_for
+
+        return LeaderOnly(component, leadership_for(self.settings.database_url, component.name))
 
     @cached_property
     def api_component(self) -> Component:
@@ -117,7 +129,7 @@ class Container:
     def service_components(self) -> list[Component]:
         """What `promocredits run` runs side by side, each in its own thread.
         Add a long-running part (projections, the HTTP API) by appending it."""
-        return [self.invoice_consumer, self.outbox_relay, self.projections_component, self.api_component]
+        return [self.invoice_consumer, self.relay_component, self.projections_component, self.api_component]
 
     def close(self) -> None:
         if "ledger" in self.__dict__:

@@ -12,12 +12,18 @@ import pytest
 from application.ledger import Ledger
 from infra.container import Container
 from infra.settings import Settings
-from tests.servers import postgres_url
+from tests.servers import postgres_url, stop_suite_servers
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     return postgres_url()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Last, after every fixture's teardown: the servers this run started go
+    # with it, so none is left running for the next checkout or `make run`.
+    stop_suite_servers()
 
 
 def fresh_postgres_database(server_url: str) -> str:

@@ -42,7 +42,7 @@ def consume() -> None:
 @app.command()
 def relay() -> None:
     """Publish recorded ledger events and settlements to Kafka (until SIGTERM/SIGINT)."""
-    _serve([container().outbox_relay])
+    _serve([container().relay_component])
 
 
 @app.command()

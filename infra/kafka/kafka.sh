@@ -8,8 +8,9 @@
 #   kafka.sh wait     block until the broker port accepts connections
 #
 # Environment: PROMOCREDITS_KAFKA_HOME (default var/kafka, relative to the
-# repo root), PROMOCREDITS_KAFKA_PORT (9092),
-# PROMOCREDITS_KAFKA_CONTROLLER_PORT (9093),
+# repo root), PROMOCREDITS_KAFKA_LIBS (the broker jars, default
+# PROMOCREDITS_KAFKA_HOME/libs; several homes may share one),
+# PROMOCREDITS_KAFKA_PORT (9092), PROMOCREDITS_KAFKA_CONTROLLER_PORT (9093),
 # PROMOCREDITS_KAFKA_WAIT_TIMEOUT (seconds for `up`/`wait`, default 90).
 set -euo pipefail
 
@@ -23,7 +24,8 @@ PORT=${PROMOCREDITS_KAFKA_PORT:-9092}
 CONTROLLER_PORT=${PROMOCREDITS_KAFKA_CONTROLLER_PORT:-9093}
 TIMEOUT=${PROMOCREDITS_KAFKA_WAIT_TIMEOUT:-90}
 
-LIBS=$KHOME/libs
+LIBS=${PROMOCREDITS_KAFKA_LIBS:-$KHOME/libs}
+case $LIBS in /*) ;; *) LIBS=$ROOT/$LIBS ;; esac
 DATA=$KHOME/data
 LOGS=$KHOME/logs
 PROPS=$KHOME/server.properties
@@ -78,6 +80,11 @@ need_java() {
 resolve_libs() {
   local want
   want=$(sha256sum "$INFRA/pom.xml" | cut -d' ' -f1)
+  [[ -f $LIBS/.pom.sha256 && $(<"$LIBS/.pom.sha256") == "$want" ]] && return 0
+  # Homes that share the jars resolve them one at a time.
+  mkdir -p "$(dirname "$LIBS")"
+  exec 8>"$LIBS.lock"
+  flock 8
   [[ -f $LIBS/.pom.sha256 && $(<"$LIBS/.pom.sha256") == "$want" ]] && return 0
   command -v mvn >/dev/null || die "mvn not found: $HINT"
   echo "kafka: resolving broker jars from Maven Central into $LIBS" >&2
@@ -150,7 +157,7 @@ cmd_up() {
     return 0
   fi
   for p in "$PORT" "$CONTROLLER_PORT"; do
-    ! port_open "$p" || die "127.0.0.1:$p is already in use by another process (a broker from another checkout?): stop it, or use it with PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$p"
+    ! port_open "$p" || die "127.0.0.1:$p is already in use by another process (a broker from another checkout?): stop it, use it with PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$p, or start ours on other ports with PROMOCREDITS_KAFKA_PORT and PROMOCREDITS_KAFKA_CONTROLLER_PORT"
   done
 
   need_java
@@ -166,7 +173,7 @@ cmd_up() {
   # setsid+nohup: the broker must outlive the shell (and CI step) that ran
   # `up`. fd 9 is closed so the broker does not keep holding the lock.
   setsid nohup java "${JAVA_OPTS[@]}" -cp "$LIBS/*" kafka.Kafka "$PROPS" \
-    >"$LOGS/server.out" 2>&1 </dev/null 9>&- &
+    >"$LOGS/server.out" 2>&1 </dev/null 8>&- 9>&- &
   pid=$!
   echo "$pid" >"$PIDFILE"
 

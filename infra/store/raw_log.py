@@ -18,7 +18,7 @@ from application.audit.rows import RawRow
 from domain.errors import LedgerError
 from infra.store.tables import POSTGRES_CHAIN, POSTGRES_EVENTS, SQLITE_EVENTS
 from infra.store.tables import SQLITE_CHAIN as CHAIN_TABLE
-from infra.store.urls import check_ledger_exists, persistence_env
+from infra.store.urls import check_ledger_exists, persistence_env, postgres_conninfo
 
 if TYPE_CHECKING:
     import psycopg
@@ -201,13 +201,4 @@ def raw_log(database_url: str) -> SQLiteRawLog | PostgresRawLog:
     env = persistence_env(database_url)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         return SQLiteRawLog(env["SQLITE_DBNAME"])
-    return PostgresRawLog(
-        {
-            "dbname": env["POSTGRES_DBNAME"],
-            "host": env["POSTGRES_HOST"],
-            "port": int(env["POSTGRES_PORT"]),
-            "user": env["POSTGRES_USER"],
-            "password": env["POSTGRES_PASSWORD"] or None,
-            "connect_timeout": int(env["POSTGRES_CONNECT_TIMEOUT"]),
-        }
-    )
+    return PostgresRawLog(postgres_conninfo(database_url))

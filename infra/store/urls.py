@@ -2,6 +2,7 @@
 
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from eventsourcing.utils import get_topic
@@ -29,7 +30,7 @@ def check_ledger_exists(url: str) -> None:
     """Refuse to read a SQLite ledger that is not there: opening it would
     create an empty one, and a mistyped path would go unnoticed."""
     if url.startswith("sqlite:///"):
-        path = _sqlite_path(url)
+        path = sqlite_path(url)
         if not path.is_file():
             raise MissingLedgerError(
                 f"no ledger at {path} (check PROMOCREDITS_DATABASE_URL; commands that write create it)"
@@ -44,7 +45,7 @@ def persistence_env(url: str) -> dict[str, str]:
     if url.startswith("sqlite:///"):
         from infra.store.sqlite_chained import ChainedSQLiteRecorder
 
-        path = _sqlite_path(url)
+        path = sqlite_path(url)
         # Created on first use: a new user's first command just works.
         path.parent.mkdir(parents=True, exist_ok=True)
         return {
@@ -80,8 +81,21 @@ def persistence_env(url: str) -> dict[str, str]:
     )
 
 
-def _sqlite_path(url: str) -> Path:
+def sqlite_path(url: str) -> Path:
     path = Path(url.removeprefix("sqlite:///"))
     if not path.name:
         raise DatabaseURLError(f"{without_passwords(url)!r} names no database file")
     return path
+
+
+def postgres_conninfo(url: str) -> dict[str, Any]:
+    """psycopg connection arguments for a PostgreSQL URL."""
+    env = persistence_env(url)
+    return {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": int(env["POSTGRES_PORT"]),
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"] or None,
+        "connect_timeout": int(env["POSTGRES_CONNECT_TIMEOUT"]),
+    }
