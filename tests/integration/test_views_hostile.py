@@ -4,7 +4,10 @@ they cannot take at all. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,3 +260,59 @@ def test_an_event_the_database_refuses_is_found_in_its_batch_and_set_aside(
     # and `audit verify` reports the views that now disagree with the replay
     report = verify_store(raw_log(service.settings.database_url), service.audit_views)
     assert [(f.kind, f.account_id) for f in report.findings] == [(VIEW_MISMATCH, "acct-batch-3")]
+
+
+# Input refused or accepted at the edge
+
+
+def test_the_views_stay_live_after_hostile_requests(service: Container) -> None:
+    # given the projector running beside the API
+    stop = threading.Event()
+    projector = threading.Thread(
+        target=service.views_runner.run_until_stopped, args=(stop, 0.05), daemon=True
+    )
+    projector.start()
+    try:
+        with running_api(service) as base:
+            grants = f"{base}/v1/accounts/{{}}/promotional-credits/grants"
+            operator = bearer("tok-operator")
+            # when hostile grants are posted: NUL and a lone surrogate in the
+            # note, an amount past the balance bound, a float amount
+            hostile: list[dict[str, Any]] = [
+                {"note": "a\x00b"},
+                {"note": "\ud800"},
+                {"amount_minor": 10**15 + 1},
+                {"amount_minor": 2**64},
+                {"amount_minor": 1.5},
+            ]
+            for n, fields in enumerate(hostile):
+                body = {"grant_id": f"grant-hostile-{n}", "amount_minor": 100, "currency": "USD"}
+                body |= {"reason": "promotion", **fields}
+                content = json.dumps(body, ensure_ascii=True).encode()
+                response = httpx.post(
+                    grants.format("acct-hostile"),
+                    content=content,
+                    headers={**operator, "Content-Type": "application/json"},
+                    timeout=10,
+                )
+                # then each is refused as invalid
+                assert 400 <= response.status_code < 500, (fields, response.text)
+            # and a grant to another account afterwards still reaches the views
+            accepted = {"grant_id": "grant-calm-1", "amount_minor": 321, "currency": "USD"}
+            accepted["reason"] = "refund"
+            assert httpx.post(grants.format("acct-calm"), json=accepted, headers=operator).status_code == 201
+            reader = bearer("tok-reader")
+            deadline = time.monotonic() + 5
+            while True:
+                view = httpx.get(f"{base}/v1/accounts/acct-calm/promotional-credits", headers=reader).json()
+                if view["visible"]:
+                    break
+                assert time.monotonic() < deadline, "the grant did not reach the views"
+                time.sleep(0.05)
+            assert view["balances"][0]["balance_minor"] == 321
+            ready = httpx.get(f"{base}/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["projection_quarantined_events"] == 0
+    finally:
+        stop.set()
+        projector.join(timeout=15)
