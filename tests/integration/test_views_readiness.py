@@ -99,11 +99,15 @@ def test_events_set_aside_make_the_views_unready(store_url: str, tmp_path: Path)
         assert gauge(base, "promocredits_projection_quarantined_events") == 1
 
 
+@pytest.mark.parametrize(
+    "failure", [OperationalError("connection refused"), RuntimeError("no answer anyone expected")]
+)
 def test_a_failing_projector_makes_the_views_unready_until_it_recovers(
-    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
     with serving(store_url, tmp_path) as (service, base):
-        # given a projector whose event store stops answering
+        # given a projector whose reads of the event store fail (an outage,
+        # or a failure nobody foresaw: the projector must not exit on either)
         runner = service.views_runner
         service.ledger.grant("acct-outage", "grant-outage-1", "USD", 100, "promotion")
         read = runner.notifications.select_notifications
@@ -112,7 +116,7 @@ def test_a_failing_projector_makes_the_views_unready_until_it_recovers(
 
         def select(*args: Any, **kwargs: Any) -> Any:
             if down.is_set():
-                raise OperationalError("connection refused")
+                raise failure
             return read(*args, **kwargs)
 
         monkeypatch.setattr(runner.notifications, "select_notifications", select)
