@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -24,10 +24,13 @@ from infra.api.limits import BodyLimit, HeadLimit
 from infra.api.routes import accounts_router, analytics_router
 from infra.container import Container
 from projections.ledger_views import LedgerViewsProjection
+from projections.readiness import ReadinessLimits, StallWatch, unready_reason
 
 log = logging.getLogger("promocredits.api")
 
 READY_TIMEOUT_SECONDS = 2.0
+
+T = TypeVar("T")
 
 
 def create_app(container: Container) -> FastAPI:
@@ -58,29 +61,48 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(Measured)
     # Computed at each scrape, in this process, so it is right in either mode.
     lag = CollectorRegistry()
-    lag.register(_ProjectionLag(lambda: _lag_or_nan(container, checks)))
+    lag.register(_ProjectionLag(lambda: _projection_figures(container, checks)))
     app.state.projection_lag = lag
     return app
 
 
 class _ProjectionLag(Collector):
-    def __init__(self, measure: Callable[[], float]) -> None:
+    """The views' lag and health, as gauges read from the databases."""
+
+    def __init__(self, measure: Callable[[], tuple[float, float, float]]) -> None:
         self._measure = measure
 
     def collect(self) -> Iterable[Metric]:
+        lag, quarantined, failing = self._measure()
         yield GaugeMetricFamily(
-            "promocredits_projection_lag_events", "Events recorded but not yet in the views", self._measure()
+            "promocredits_projection_lag_events", "Events recorded but not yet in the views", lag
+        )
+        yield GaugeMetricFamily(
+            "promocredits_projection_quarantined_events",
+            "Events the views could not take, set aside until a rebuild",
+            quarantined,
+        )
+        yield GaugeMetricFamily(
+            "promocredits_projection_failing",
+            "1 while the projector fails to reach a database, else 0",
+            failing,
         )
 
 
-def _lag_or_nan(container: Container, checks: ThreadPoolExecutor) -> float:
-    # A scrape must neither fail nor hang because a database is down.
+def _projection_figures(container: Container, checks: ThreadPoolExecutor) -> tuple[float, float, float]:
+    """(lag, events set aside, failing); NaN for each when a database does
+    not answer, since a scrape must neither fail nor hang."""
+
+    def measure() -> tuple[float, float, float]:
+        head = container.ledger.recorder.max_notification_id() or 0
+        health = container.views.store.health(LedgerViewsProjection.name)
+        failing = float(health.failing_since_ms is not None)
+        return float(max(0, head - health.position)), float(health.quarantined), failing
+
     try:
-        return float(
-            checks.submit(lambda: container.views_runner.lag()).result(timeout=READY_TIMEOUT_SECONDS)
-        )
+        return checks.submit(measure).result(timeout=READY_TIMEOUT_SECONDS)
     except Exception:
-        return math.nan
+        return math.nan, math.nan, math.nan
 
 
 def _health(app: FastAPI, container: Container, checks: ThreadPoolExecutor) -> None:
@@ -89,7 +111,12 @@ def _health(app: FastAPI, container: Container, checks: ThreadPoolExecutor) -> N
         """The process is up."""
         return {"status": "ok"}
 
-    def probe(what: str, check: Callable[[], int]) -> int | JSONResponse:
+    limits = ReadinessLimits(
+        container.settings.readiness_max_lag_events, container.settings.readiness_max_stall_seconds * 1000
+    )
+    stall_watch = StallWatch()
+
+    def probe(what: str, check: Callable[[], T]) -> T | JSONResponse:
         try:
             return checks.submit(check).result(timeout=READY_TIMEOUT_SECONDS)
         except FutureTimeout:
@@ -97,23 +124,36 @@ def _health(app: FastAPI, container: Container, checks: ThreadPoolExecutor) -> N
         except Exception as error:
             return problems.problem(503, f"the {what} is unreachable: {type(error).__name__}")
 
-    @app.get("/readyz", tags=["operations"], responses={503: {"description": "A database is unreachable"}})
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        responses={
+            503: {
+                "description": "A database is unreachable, events were set aside from the views, "
+                "or the projector fails, has stopped, or lags too far behind"
+            }
+        },
+    )
     def readyz() -> Any:
-        """The event store and the views answer; how far the views lag behind."""
+        """The event store and the views answer, and the views follow the
+        ledger: nothing set aside, the projector neither failing nor stopped,
+        the lag within PROMOCREDITS_READINESS_MAX_LAG_EVENTS."""
         head = probe("event store", lambda: container.ledger.recorder.max_notification_id() or 0)
         if isinstance(head, JSONResponse):
             return head
-        position = probe(
-            "views database", lambda: container.views.store.max_tracking_id(LedgerViewsProjection.name) or 0
-        )
-        if isinstance(position, JSONResponse):
-            return position
-        return {
-            "status": "ready",
+        health = probe("views database", lambda: container.views.store.health(LedgerViewsProjection.name))
+        if isinstance(health, JSONResponse):
+            return health
+        figures: dict[str, Any] = {
             "event_store_head": head,
-            "projection_position": position,
-            "projection_lag_events": max(0, head - position),
+            "projection_position": health.position,
+            "projection_lag_events": max(0, head - health.position),
+            "projection_quarantined_events": health.quarantined,
         }
+        reason = unready_reason(head, health, time.time_ns() // 1_000_000, limits, stall_watch)
+        if reason is not None:
+            return problems.problem(503, reason, **figures)
+        return {"status": "ready", **figures}
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus(request: Request) -> Response:

@@ -24,19 +24,28 @@ def _status() -> dict[str, int]:
     check_ledger_exists(container().settings.database_url)
     runner = container().views_runner
     head = runner.head()
-    position = runner.position()
+    health = runner.projection.store.health(runner.application_name)
     return {
         "event_store_head": head,
-        "projection_position": position,
-        "projection_lag_events": max(0, head - position),
+        "projection_position": health.position,
+        "projection_lag_events": max(0, head - health.position),
+        # Events the views could not take; the projector's log says why.
+        "projection_quarantined_events": health.quarantined,
     }
 
 
 def _render_status(status: dict[str, int]) -> None:
     table(
         "Projections",
-        ["events recorded", "projected up to", "lag"],
-        [[status["event_store_head"], status["projection_position"], status["projection_lag_events"]]],
+        ["events recorded", "projected up to", "lag", "set aside"],
+        [
+            [
+                status["event_store_head"],
+                status["projection_position"],
+                status["projection_lag_events"],
+                status["projection_quarantined_events"],
+            ]
+        ],
     )
 
 

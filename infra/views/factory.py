@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
@@ -9,6 +11,7 @@ from application.startup import creating_tables
 from infra.store.urls import persistence_env
 from infra.views.postgres_views import PostgresViewRecorder
 from infra.views.sqlite_views import SQLiteViewRecorder
+from projections.ledger_views import LedgerViewsProjection
 from projections.ports import ViewStore
 
 # PostgreSQL names the tracking table after this: "views_tracking".
@@ -32,11 +35,21 @@ class ViewDatabase:
             if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
             else SQLiteViewRecorder
         )
-        self.recorder = creating_tables(lambda: self.factory.tracking_recorder(recorder_class))
+        self.recorder = cast(
+            "PostgresViewRecorder | SQLiteViewRecorder",
+            creating_tables(lambda: self.factory.tracking_recorder(recorder_class)),
+        )
+        # Every process that opens the views checks their schema; the first
+        # to find an earlier one empties it, for the projector to rebuild.
+        try:
+            creating_tables(lambda: self.recorder.ensure_schema(LedgerViewsProjection.name))
+        except BaseException:
+            self.factory.close()
+            raise
 
     @property
     def store(self) -> ViewStore:
-        return self.recorder  # type: ignore[return-value]
+        return self.recorder
 
     def close(self) -> None:
         self.factory.close()

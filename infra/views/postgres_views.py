@@ -12,8 +12,12 @@ from infra.views.store import ViewStatements, ViewStoreMixin
 
 
 class PostgresViewRecorder(ViewStoreMixin, PostgresTrackingRecorder):
+    money_type = "NUMERIC"
+
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        self.sql_create_statements.extend(SQL(statement).format() for statement in schema.CREATE)
+        self.sql_create_statements.extend(
+            SQL(statement).format() for statement in schema.create_statements(self.money_type)
+        )
         table = f'"{self.datastore.schema}"."{self.tracking_table_name}"'
         self.views_sql = ViewStatements(schema.pyformat, table)

@@ -78,6 +78,7 @@ def test_projections_killed_mid_stream_and_restarted_equal_a_rebuild(store_url: 
         "event_store_head": head,
         "projection_position": head,
         "projection_lag_events": 0,
+        "projection_quarantined_events": 0,
     }
     # then the views equal a rebuild from scratch, row for row
     fresh = ViewDatabase(views_url(store_url, tmp_path, "rebuilt"))
