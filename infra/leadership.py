@@ -21,29 +21,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import Gauge
-
 from infra.components import Component
+from infra.metrics import PART_ACTIVE, PART_ROLE_SINCE
 from infra.store.urls import postgres_conninfo, sqlite_path
 
 if TYPE_CHECKING:
     import psycopg
 
 log = logging.getLogger("promocredits.leadership")
-
-PART_ACTIVE = Gauge(
-    "promocredits_part_active",
-    "1 while this replica's part is the active one of the store, 0 while it stands by",
-    ["part"],
-    multiprocess_mode="livemax",
-)
-PART_ROLE_SINCE = Gauge(
-    "promocredits_part_role_since_seconds",
-    "Unix time at which this replica's part took its current role",
-    ["part"],
-    multiprocess_mode="livemax",
-)
-
 
 class Leadership(Protocol):
     """An exclusive right, held by at most one process at a time."""

@@ -10,6 +10,7 @@ renders them all together.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 
 from prometheus_client import (
     REGISTRY,
@@ -39,6 +40,20 @@ RELAY_LAG = Gauge(
     multiprocess_mode="livemax",
 )
 
+# Leadership: which parts of this replica are the store's active ones.
+PART_ACTIVE = Gauge(
+    "promocredits_part_active",
+    "1 while this replica's part is the active one of the store, 0 while it stands by",
+    ["part"],
+    multiprocess_mode="livemax",
+)
+PART_ROLE_SINCE = Gauge(
+    "promocredits_part_role_since_seconds",
+    "Unix time at which this replica's part took its current role",
+    ["part"],
+    multiprocess_mode="livemax",
+)
+
 # The HTTP API. The route template, not the path, keeps label sets bounded.
 HTTP_REQUESTS = Counter("promocredits_http_requests", "HTTP requests answered", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -46,10 +61,31 @@ HTTP_LATENCY = Histogram(
 )
 
 
-def exposition() -> bytes:
-    """Prometheus text of every process of the service."""
+def _registry() -> CollectorRegistry:
+    """The metrics of every process of the service."""
     if os.environ.get(MULTIPROCESS_DIR):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+        return registry
+    return REGISTRY
+
+
+def exposition() -> bytes:
+    """Prometheus text of every process of the service."""
+    return generate_latest(_registry())
+
+
+def replica_roles() -> dict[str, dict[str, object]]:
+    """Each elected part of this replica: active or standby, and since when."""
+    found: dict[str, dict[str, object]] = {}
+    for family in _registry().collect():
+        for sample in family.samples:
+            part = sample.labels.get("part")
+            if part is None:
+                continue
+            if sample.name == "promocredits_part_active":
+                found.setdefault(part, {})["role"] = "active" if sample.value == 1 else "standby"
+            elif sample.name == "promocredits_part_role_since_seconds":
+                since = datetime.fromtimestamp(sample.value, UTC).isoformat(timespec="seconds")
+                found.setdefault(part, {})["since"] = since.replace("+00:00", "Z")
+    return dict(sorted(found.items()))

@@ -149,6 +149,8 @@ def _health(app: FastAPI, container: Container, checks: ThreadPoolExecutor) -> N
             "projection_position": health.position,
             "projection_lag_events": max(0, head - health.position),
             "projection_quarantined_events": health.quarantined,
+            # Which replica publishes and projects: one per store is active.
+            "roles": metrics.replica_roles(),
         }
         reason = unready_reason(head, health, time.time_ns() // 1_000_000, limits, stall_watch)
         if reason is not None:
