@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify clean
+.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify bench-writers clean
 
 install: $(STAMP)
 
@@ -49,11 +49,16 @@ pg-down:
 
 # Benchmarks, not timed tests: each prints rates and a ratio to a floor
 # measured in the same run. BENCH_ARGS passes options through.
-bench: bench-pipeline bench-verify
+bench: bench-pipeline bench-verify bench-writers
 
 bench-pipeline: install pg-up
 	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash infra/kafka/kafka.sh up; fi
 	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
+
+# Write throughput of 1, 2 and 4 consumer processes on one PostgreSQL database.
+bench-writers: install pg-up
+	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash infra/kafka/kafka.sh up; fi
+	$(BIN)/python bench/bench_writers.py $(BENCH_WRITERS_ARGS)
 
 bench-verify: install
 	$(BIN)/python bench/bench_verify.py $(BENCH_VERIFY_ARGS)
