@@ -10,7 +10,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application import ledger as ledger_module
 from application.ledger import MAX_ATTEMPTS, InvoiceRequest, Ledger
-from application.results import event_id
+from application.entries import event_id
 from domain.credit_account import CreditAccount
 
 
