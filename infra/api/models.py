@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from domain.rules import GrantReason
 
 
 class _Request(BaseModel):
@@ -16,7 +16,7 @@ class GrantRequest(_Request):
     grant_id: StrictStr = Field(description="Idempotency key of this grant")
     amount_minor: StrictInt = Field(description="Amount in minor units, e.g. 2500 for 25.00 USD")
     currency: StrictStr = Field(description="ISO 4217 code", examples=["USD"])
-    reason: Literal["compensation", "refund", "promotion", "goodwill"]
+    reason: GrantReason
     note: StrictStr = ""
 
 
