@@ -28,7 +28,7 @@ _LEDGER_EVENTS: dict[EntryKind, type[BaseModel]] = {
 }
 # Fields of an outbound message that are not the entry's: the message's own
 # type, and the business account id, which only the Opened event carries.
-_NOT_FROM_ENTRY = frozenset({"event_type", "account_id"})
+OWN_FIELDS = frozenset({"event_type", "account_id"})
 
 
 class Channel(Enum):
@@ -91,7 +91,7 @@ class Publisher:
 
 
 def _message(model: type[BaseModel], entry: LedgerEntry, account_id: str) -> BaseModel:
-    names = [name for name in model.model_fields if name not in _NOT_FROM_ENTRY]
+    names = [name for name in model.model_fields if name not in OWN_FIELDS]
     return model.model_validate({**entry.public(names), "account_id": account_id})
 
 

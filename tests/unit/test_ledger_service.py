@@ -9,8 +9,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from application import ledger as ledger_module
-from application.ledger import MAX_ATTEMPTS, InvoiceRequest, Ledger
 from application.entries import event_id
+from application.ledger import MAX_ATTEMPTS, InvoiceRequest, Ledger
 from domain.credit_account import CreditAccount
 
 

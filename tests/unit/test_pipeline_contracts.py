@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 
-from application.ledger import InvoiceRequest, Ledger
 from application.entries import event_id
+from application.ledger import InvoiceRequest, Ledger
 from application.results import InvoiceSettlement
 from consumers.contracts import InvoiceCreditsApplied, LedgerEvent, schema_documents
 from consumers.invoices import CONFLICT, INVALID, NOT_JSON, DeadLetter, Inbound, InvoiceBatchHandler, Settled
