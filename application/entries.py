@@ -75,8 +75,20 @@ SHAPES_BY_KIND: dict[EntryKind, EventShape] = {shape.kind: shape for shape in _S
 SHAPES_BY_TOPIC: dict[str, EventShape] = {get_topic(cls): shape for cls, shape in _SHAPES.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
+@dataclass(frozen=True, kw_only=True)
+class KindAmounts:
+    """What only some kinds of entry have, None in the others: shared by the
+    entry and every record that stores one (the history view's rows)."""
+
+    invoice_total_minor: int | None = None
+    amount_due_minor: int | None = None
+    price_minor: int | None = None
+    reason: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry(KindAmounts):
     """One grant, invoice decision or calling-credit purchase, as every reader sees it."""
 
     kind: EntryKind
@@ -89,11 +101,6 @@ class LedgerEntry:
     event_id: str
     account_uuid: UUID
     account_version: int
-    invoice_total_minor: int | None = None
-    amount_due_minor: int | None = None
-    price_minor: int | None = None
-    reason: str | None = None
-    note: str | None = None
 
     @property
     def shape(self) -> EventShape:

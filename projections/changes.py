@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from application.entries import LedgerEntry, rfc3339
+from application.entries import KindAmounts, LedgerEntry, rfc3339
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class BalanceMoved:
 
 
 @dataclass(frozen=True)
-class HistoryRow:
+class HistoryRow(KindAmounts):
     """A ledger entry as the history view stores it, with its position."""
 
     account_uuid: str
@@ -58,11 +58,6 @@ class HistoryRow:
     amount_minor: int
     balance_minor: int
     occurred_at: str
-    invoice_total_minor: int | None = None
-    amount_due_minor: int | None = None
-    price_minor: int | None = None
-    reason: str | None = None
-    note: str | None = None
 
 
 @dataclass(frozen=True)
