@@ -29,6 +29,7 @@ def _split(batch: Sequence[Prepared]) -> tuple[list[Change], list[SetAside]]:
             changes.extend(prepared)
     return changes, set_aside
 
+
 # The business key of each kind of history entry.
 _KEYS = {"grant": "grant_id", "invoice": "invoice_id", "calling_credit_purchase": "purchase_id"}
 
@@ -169,6 +170,7 @@ class LedgerViewsProjection(Projection[Any]):
 
     def rebuild(self, batches: Iterable[Sequence[Prepared]], application_name: str) -> None:
         """Replace the views with the given batches, atomically."""
+
         def tracked(batch: Sequence[Prepared]) -> tuple[list[Change], Tracking, list[SetAside]]:
             changes, set_aside = _split(batch)
             return changes, Tracking(application_name, batch[-1][0]), set_aside
