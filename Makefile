@@ -23,6 +23,7 @@ test-unit: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy domain application consumers projections infra
 	$(BIN)/lint-imports
 

@@ -1,5 +1,6 @@
-"""Long-running parts of the service (consumer, relay, later projections and
-the HTTP API) and the one way to run several of them in one process."""
+"""Long-running parts of the service (consumer, relay, projector, HTTP API) and
+the one way to run several of them as threads of one process; the
+supervisor runs them as processes instead."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The projections as a long-running component, and their lag."""
+"""The projector: keeps the views current as a long-running part."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ log = logging.getLogger("promocredits.projections")
 
 
 class ProjectionsComponent:
-    """Keeps the views current inside `promocredits run` (a Component)."""
+    """Projects every newly recorded event into the views until stopped (a
+    Component of `promocredits run`, elected to one replica per store). The
+    lag is measured by the API, from the databases, not here."""
 
     name = "projections"
 
@@ -21,10 +23,4 @@ class ProjectionsComponent:
 
     def run(self, stop: threading.Event) -> None:
         log.info("projecting views from position %d", self.runner.position())
-        run_projections(self.runner, stop, self.poll_interval)
-
-
-def run_projections(runner: ViewsRunner, stop: threading.Event, poll_interval: float = 0.2) -> None:
-    """Project continuously until ``stop`` is set; safe to call in a thread.
-    (The API's /metrics computes the lag itself, from the databases.)"""
-    runner.run_until_stopped(stop, poll_interval)
+        self.runner.run_until_stopped(stop, self.poll_interval)
