@@ -36,7 +36,7 @@ from bench_pipeline import (  # noqa: E402
     seed_grants,
 )
 
-from infra.store.tables import CLAIMS_SUFFIX, POSTGRES_EVENTS  # noqa: E402
+from infra.adapters.store.tables import CLAIMS_SUFFIX, POSTGRES_EVENTS  # noqa: E402
 
 
 def decided(url: str) -> int:
@@ -97,7 +97,7 @@ def main() -> None:
     pg_server = (
         args.postgres
         or subprocess.run(
-            ["bash", str(ROOT / "infra/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
+            ["bash", str(ROOT / "ops/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
         ).stdout.strip()
     )
     rates = {

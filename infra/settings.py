@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 API_ROLES = ("reader", "operator", "auditor")
 
-# Where infra/kafka/kafka.sh runs the local broker.
+# Where ops/kafka/kafka.sh runs the local broker.
 LOCAL_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
 
 

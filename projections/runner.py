@@ -201,9 +201,7 @@ class ViewsRunner:
             try:
                 processed = self.step()
             except Exception as error:
-                log.warning(
-                    "projecting views failed, retrying in %.1fs: %s", backoff, storable_error(error)
-                )
+                log.warning("projecting views failed, retrying in %.1fs: %s", backoff, storable_error(error))
                 self._pulse(storable_error(error))
                 last_pulse = -math.inf  # the first success after clears the failure at once
                 stop.wait(backoff)

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from application.ledger import Ledger
-from infra.container import Container
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.servers import postgres_url, stop_suite_servers
 
 

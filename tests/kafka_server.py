@@ -23,9 +23,9 @@ from kafka.errors import KafkaError
 
 from application.ledger import Ledger
 from domain.credit_account import CreditAccount
-from infra.components import Component, run_components
-from infra.kafka_runtime.clients import ensure_topics, pipeline_topics
+from infra.adapters.kafka.clients import ensure_topics, pipeline_topics
 from infra.settings import Settings
+from infra.wiring.components import Component, run_components
 from tests.servers import ServerStartError, suite_servers, unavailable
 
 

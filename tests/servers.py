@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-KAFKA_SH = ROOT / "infra/kafka/kafka.sh"
-PG_SH = ROOT / "infra/postgres/pg.sh"
+KAFKA_SH = ROOT / "ops/kafka/kafka.sh"
+PG_SH = ROOT / "ops/postgres/pg.sh"
 # Broker jars are resolved once per checkout and shared by every run.
 KAFKA_LIBS = ROOT / "var/kafka/libs"
 # A port picked free can be taken before the server binds it; try again then.

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 import httpx
 
 from application.ledger import InvoiceRequest, Ledger
-from infra.api.server import ApiComponent
-from infra.container import Container
+from infra.entrypoints.workers import parts
+from infra.wiring.container import Container
 
 TOKENS = {"tok-reader": "reader", "tok-operator": "operator", "tok-auditor": "auditor"}
 
@@ -38,7 +38,7 @@ def running_api(container: Container) -> Iterator[str]:
 
     def serve() -> None:
         try:
-            ApiComponent(container, "127.0.0.1", port).run(stop)
+            parts.api(container, "127.0.0.1", port).run(stop)
         except BaseException as error:  # surfaced below, not lost in the thread
             errors.append(error)
 

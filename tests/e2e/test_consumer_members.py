@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.container import Container
+from infra.entrypoints.workers import parts
+from infra.wiring.container import Container
 from tests.e2e.outage_support import settlement_counts, stop, wait_until
 from tests.e2e.test_pipeline_crashes import expected_settlements, service, stop_cleanly, workload
 from tests.kafka_server import (
@@ -51,12 +52,11 @@ def test_members_killed_and_joining_while_invoices_arrive_decide_each_exactly_on
                 stop(victim)
                 group.append(stack.enter_context(service("consume", settings, tmp_path)))
 
+        relay_position = parts.outbox_relay(container).position
+
         def everything_published() -> bool:
             decided = len(decisions_by_invoice(container.ledger)) == len(expected)
-            return (
-                decided
-                and container.outbox_relay.position() == container.ledger.recorder.max_notification_id()
-            )
+            return decided and relay_position() == container.ledger.recorder.max_notification_id()
 
         wait_until(everything_published, "every invoice decided and published", timeout=300, every=0.5)
         assert all(member.poll() is None for member in group)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.container import Container
+from infra.entrypoints.workers import parts
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.e2e.outage_support import own_servers, settlement_counts, wait_until
 from tests.e2e.test_pipeline_crashes import expected_settlements, service, stop_cleanly, workload
 from tests.kafka_server import (
@@ -50,7 +51,7 @@ def run_through_outage(
 
     def everything_published() -> bool:
         decided = len(decisions_by_invoice(container.ledger)) == len(expected)
-        return decided and container.outbox_relay.position() == recorder.max_notification_id()
+        return decided and parts.outbox_relay(container).position() == recorder.max_notification_id()
 
     with service("consume", settings, tmp_path) as consumer, service("relay", settings, tmp_path) as relay:
         produce(bootstrap, settings.invoices_topic, [(i["account_id"], i) for i in invoices[:half]])

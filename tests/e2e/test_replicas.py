@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from infra.container import Container
+from infra.entrypoints.workers import parts
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.conftest import fresh_postgres_database
 from tests.e2e.outage_support import active_parts, children_of, settlement_counts, stop, wait_until
 from tests.e2e.test_pipeline_crashes import expected_settlements, workload
@@ -95,7 +96,7 @@ def the_active(group: list[Replica], part: str) -> list[Replica]:
 def everything_published(container: Container, expected: dict[str, tuple[int, int, int]]) -> bool:
     if len(decisions_by_invoice(container.ledger)) < len(expected):
         return False
-    return container.outbox_relay.position() == container.ledger.recorder.max_notification_id()
+    return parts.outbox_relay(container).position() == container.ledger.recorder.max_notification_id()
 
 
 def distinct_invoices(seed: int, accounts: int, count: int) -> tuple[dict[str, int], list[dict[str, Any]]]:

@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from infra.container import Container
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.views_support import TOKENS, bearer, running_api
 
 pytestmark = pytest.mark.timeout(240)

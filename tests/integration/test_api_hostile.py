@@ -18,11 +18,12 @@ import orjson
 import pytest
 from starlette.types import Message
 
-from infra.api.app import create_app
-from infra.api.limits import MAX_BODY_BYTES
-from infra.api.problems import MAX_ECHOED_CHARS, MAX_LISTED_ERRORS
-from infra.container import Container
+from infra.entrypoints.api.app import create_app
+from infra.entrypoints.api.limits import MAX_BODY_BYTES
+from infra.entrypoints.api.problems import MAX_ECHOED_CHARS, MAX_LISTED_ERRORS
+from infra.entrypoints.workers import parts
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.api_support import Answer, api_process, raw_request, rss_kib, stream_body
 from tests.views_support import TOKENS, bearer, running_api, views_url_for
 
@@ -169,7 +170,7 @@ def test_the_gate_refuses_without_ever_asking_for_the_body(
     api: Api, method: str, path: str, headers: dict[str, str], status: int
 ) -> None:
     # given the application itself, and a server that notes whether the body is asked for
-    app = create_app(api.container)
+    app = create_app(parts.api(api.container).ports)
     sent: list[Message] = []
     asked_for_the_body = False
 

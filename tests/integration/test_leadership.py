@@ -11,13 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infra.leadership import LeaderOnly, PostgresAdvisoryLock, leadership_for, lock_key
-from infra.store.urls import postgres_conninfo
+from infra.adapters.locks import LeaderOnly, PostgresAdvisoryLock, leadership_for, lock_key
+from infra.adapters.store.urls import postgres_conninfo
 from tests.servers import ROOT
 
 HOLDS_THE_RELAY_LOCK = """
 import sys, time
-from infra.leadership import leadership_for
+from infra.adapters.locks import leadership_for
 lock = leadership_for(sys.argv[1], "relay")
 assert lock.try_acquire()
 print("held", flush=True)

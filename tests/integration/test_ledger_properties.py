@@ -20,7 +20,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, 
 from application.ledger import Ledger
 from domain.credit_account import CreditAccount
 from domain.errors import IdempotencyConflictError
-from infra.store.urls import persistence_env
+from infra.adapters.store.urls import persistence_env
 
 CURRENCIES = ("USD", "EUR")
 REASONS = ("compensation", "refund", "promotion", "goodwill")

@@ -19,11 +19,11 @@ from eventsourcing.persistence import StoredEvent
 
 from application.audit.verify import VIEW_MISMATCH
 from domain.credit_account import CreditAccount
-from infra.audit import verify_store
-from infra.container import Container
+from infra.adapters.store.raw_log import raw_log
+from infra.adapters.views.factory import ViewDatabase
+from infra.entrypoints.cli.audit_runs import verify_store
 from infra.settings import Settings
-from infra.store.raw_log import raw_log
-from infra.views.factory import ViewDatabase
+from infra.wiring.container import Container
 from projections.changes import HistoryRow
 from projections.ledger_views import LedgerViewsProjection
 from projections.runner import ViewsRunner

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from infra.container import Container
 from infra.settings import Settings
+from infra.wiring.container import Container
 from projections.ledger_views import LedgerViewsProjection
 from tests.views_hostile_support import grant_unchecked
 from tests.views_support import TOKENS, running_api, views_url_for

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from infra.container import Container
+from infra.adapters.views import schema
+from infra.adapters.views.factory import ViewDatabase
+from infra.adapters.views.store import ViewsSchemaError
 from infra.settings import Settings
-from infra.views import schema
-from infra.views.factory import ViewDatabase
-from infra.views.store import ViewsSchemaError
+from infra.wiring.container import Container
 from projections.ledger_views import LedgerViewsProjection
 from projections.runner import ViewsRunner
 from tests.views_hostile_support import grant_unchecked
@@ -67,9 +67,7 @@ def first_release_views(settings: Settings) -> Iterator[int]:
         c.execute(f"DROP TABLE {schema.SCHEMA_TABLE}")
         for statement in FIRST_RELEASE_TABLES:
             c.execute(statement)
-        c.execute(
-            "INSERT INTO view_balances VALUES ('stale', 'USD', 5, 5, 0, 0, '2026-01-01T00:00:00Z')"
-        )
+        c.execute("INSERT INTO view_balances VALUES ('stale', 'USD', 5, 5, 0, 0, '2026-01-01T00:00:00Z')")
     container.close()
     yield position
 

@@ -18,8 +18,8 @@ from consumers import contracts
 from consumers.publications import OWN_FIELDS, Publisher
 from domain.credit_account import CreditAccount
 from domain.rules import GRANT_REASONS
-from infra.api.models import GrantRequest, GrantResponse, PurchaseResponse
-from infra.cli.ledger_commands import Reason
+from infra.entrypoints.api.models import GrantRequest, GrantResponse, PurchaseResponse
+from infra.entrypoints.cli.ledger_commands import Reason
 
 # Deliberately separate models of the entry: Kafka messages, HTTP answers and
 # the ledger's own results.

@@ -6,8 +6,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from infra.container import Container
+from infra.entrypoints.workers import parts
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.kafka_server import decisions_by_invoice, headers, invoice, produce, read_topic, running, values
 
 pytestmark = pytest.mark.kafka
@@ -30,7 +31,7 @@ def test_hostile_messages_are_dead_lettered_as_invalid_and_change_nothing(
 ) -> None:
     # Given mallory holds 5.00 USD of credits
     pipeline.ledger.grant("acct-mallory", "grant-001", "USD", 500, "promotion")
-    with running([pipeline.invoice_consumer, pipeline.outbox_relay]):
+    with running([parts.invoice_consumer(pipeline), parts.outbox_relay(pipeline)]):
         # When every hostile message arrives, followed by an ordinary invoice
         messages: list[tuple[str, bytes | dict[str, object]]] = [
             ("acct-mallory", m) for m in HOSTILE.values()

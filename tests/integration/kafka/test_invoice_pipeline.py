@@ -14,10 +14,11 @@ from kafka import KafkaAdminClient
 
 from application.ledger import Ledger
 from consumers.contracts import InvoiceCreditsApplied, LedgerEvent
-from infra.container import Container
-from infra.kafka_runtime.consumer import InvoiceConsumer
-from infra.kafka_runtime.relay import OutboxRelay
+from infra.entrypoints.workers import parts
+from infra.entrypoints.workers.consumer import InvoiceConsumer
+from infra.entrypoints.workers.relay import OutboxRelay
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.kafka_server import (
     decisions_by_invoice,
     headers,
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.kafka
 
 
 def run_pipeline(pipeline: Container) -> AbstractContextManager[None]:
-    return running([pipeline.invoice_consumer, pipeline.outbox_relay])
+    return running([parts.invoice_consumer(pipeline), parts.outbox_relay(pipeline)])
 
 
 def test_an_invoice_comes_back_as_a_settlement_with_the_right_amounts(
@@ -215,7 +216,7 @@ def test_a_store_outage_is_retried_never_dead_lettered_nor_skipped(
     pipeline.ledger.grant("acct-frank", "grant-005", "USD", 200, "compensation")
     flaky = FlakyLedger(pipeline.ledger, failures=3)
     consumer = InvoiceConsumer(settings, flaky)  # type: ignore[arg-type]
-    with running([consumer, pipeline.outbox_relay]):
+    with running([consumer, parts.outbox_relay(pipeline)]):
         produce(
             kafka_bootstrap,
             settings.invoices_topic,
