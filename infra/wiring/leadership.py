@@ -28,8 +28,10 @@ class LeaderOnly:
     """Runs ``part`` only while this replica holds ``leadership``; stands by otherwise.
 
     The engine is asked every ``check_seconds`` whether the lock is still
-    held; once it is not, the part is stopped before its next batch, so two
-    replicas overlap by at most the batch in flight.
+    held; once it is not, the part is stopped before its next batch. A new
+    holder waits two such intervals before it starts, so a former holder
+    whose connection dropped (and with it the lock) has noticed by then:
+    two replicas overlap by at most the batch in flight.
     """
 
     def __init__(
@@ -38,7 +40,7 @@ class LeaderOnly:
         leadership: Leadership,
         *,
         poll_seconds: float = 0.5,
-        check_seconds: float = 1.0,
+        check_seconds: float = 0.2,
     ) -> None:
         self.name = part.name
         self._part = part
@@ -58,6 +60,8 @@ class LeaderOnly:
                     stop.wait(self._poll_seconds)
                     continue
                 announced_standby = False
+                if stop.wait(2 * self._check_seconds):
+                    break
                 log.info("%s is active on this replica", self.name)
                 _record_role(self.name, active=True)
                 self._lead(stop)

@@ -11,8 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infra.adapters.locks import LeaderOnly, PostgresAdvisoryLock, leadership_for, lock_key
+from infra.adapters.locks import PostgresAdvisoryLock, leadership_for, lock_key
 from infra.adapters.store.urls import postgres_conninfo
+from infra.wiring.leadership import LeaderOnly
 from tests.servers import ROOT
 
 HOLDS_THE_RELAY_LOCK = """
@@ -146,3 +147,30 @@ def wait_for(condition: object, timeout: float = 30.0) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_a_leader_that_loses_its_lock_stops_its_part_before_the_next_holder_starts(tmp_path: Path) -> None:
+    # given a replica running the relay under the store's lock, and another standing by
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    log: list[tuple[str, str]] = []
+    stops = {name: threading.Event() for name in ("replica-a", "replica-b")}
+
+    def replica(name: str, poll_seconds: float) -> threading.Thread:
+        part = LeaderOnly(Recording(name, log), leadership_for(url, "relay"), poll_seconds=poll_seconds)
+        return threading.Thread(target=part.run, args=(stops[name],))
+
+    leader, standby = replica("replica-a", poll_seconds=5.0), replica("replica-b", poll_seconds=0.05)
+    leader.start()
+    wait_for(lambda: log == [("replica-a", "start")])
+    standby.start()
+    time.sleep(0.5)
+    # when the leader's lock is lost behind its back (its lock file replaced)
+    (tmp_path / "ledger.db.relay.lock").unlink()
+    # then the standby takes over, and only after the leader stopped its part
+    wait_for(lambda: ("replica-b", "start") in log, timeout=10)
+    assert ("replica-a", "stop") in log
+    assert log.index(("replica-a", "stop")) < log.index(("replica-b", "start"))
+    for name, thread in (("replica-a", leader), ("replica-b", standby)):
+        stops[name].set()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
