@@ -50,6 +50,10 @@ def text_problem(value: str) -> str | None:
     database or JSON encoder can store) without control characters (NUL
     among them, which PostgreSQL cannot store in text at all).
     """
+    # Printable ASCII, nearly every id and note, holds neither; it is
+    # checked at C speed before any character is looked at one by one.
+    if value.isascii() and value.isprintable():
+        return None
     for character in value:
         category = unicodedata.category(character)
         if category == "Cs":
