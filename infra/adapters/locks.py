@@ -94,7 +94,12 @@ class PostgresAdvisoryLock:
         return bool(row and row[0])
 
     def release(self) -> None:
-        # Closing the session releases every advisory lock it holds.
+        # Unlocked explicitly, so the next holder can take it the moment this
+        # returns: the server releases a closed session's locks only once its
+        # backend has exited, a moment later.
+        if self._connection is not None and not self._connection.closed:
+            with contextlib.suppress(Exception):
+                self._connection.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
         self._close()
 
     def _close(self) -> None:
