@@ -68,9 +68,7 @@ def running_api(container: Container, allow_server_errors: bool = False) -> Iter
 
 
 @contextmanager
-def _serving(
-    container: Container, on_retry: Callable[[], None]
-) -> Iterator[tuple[str, list[BaseException]]]:
+def _serving(container: Container, on_retry: Callable[[], None]) -> Iterator[tuple[str, list[BaseException]]]:
     # A free port can be taken by another process between the probe and the
     # bind: then the server fails at once with ApiServerError, and another port
     # is tried.
