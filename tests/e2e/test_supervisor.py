@@ -80,25 +80,44 @@ def ready(base: str) -> bool:
         return False
 
 
+class Service:
+    """`promocredits run` under test; remembers every part it has seen, so the
+    test can kill them even when the supervisor failed to."""
+
+    def __init__(self, process: subprocess.Popen[bytes], base: str) -> None:
+        self.process = process
+        self.base = base
+        self.seen: dict[int, str] = {}
+
+    def parts(self) -> dict[int, str]:
+        found = children_of(self.process.pid)
+        self.seen.update(found)
+        return found
+
+    def all_parts_started(self) -> bool:
+        return set(self.parts().values()) == PARTS
+
+
 @contextmanager
-def service(settings: Settings, logs: Path, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def service(settings: Settings, logs: Path, *args: str) -> Iterator[Service]:
     """`promocredits run ARGS`, ready (its API answers /readyz); killed with its
-    children if still alive after the block."""
+    parts if still alive after the block."""
     env = settings_env(settings)
     env["PROMOCREDITS_API_TOKENS"] = orjson.dumps(TOKENS).decode()
     base = f"http://127.0.0.1:{settings.api_port}"
     with (logs / "run.log").open("ab") as log:
         process = subprocess.Popen([str(BIN), "run", *args], env=env, stdout=log, stderr=log)
+    running = Service(process, base)
     try:
         wait_for(lambda: ready(base) or process.poll() is not None, "the service to be ready")
         assert process.poll() is None, (logs / "run.log").read_text()
-        yield process, base
+        yield running
     finally:
-        leftovers = children_of(process.pid)
+        running.parts()
         if process.poll() is None:
             process.kill()
             process.wait()
-        for pid in leftovers:
+        for pid in running.seen:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
@@ -116,16 +135,16 @@ def settings(tmp_path: Path, kafka_bootstrap: str) -> Settings:
 def test_a_part_that_crashes_stops_the_whole_service_with_a_failing_exit(
     settings: Settings, tmp_path: Path
 ) -> None:
-    with service(settings, tmp_path) as (process, _base):
+    with service(settings, tmp_path) as run:
         # given the service running, one process per part
-        wait_for(lambda: set(children_of(process.pid).values()) == PARTS, "every part to start")
-        parts = children_of(process.pid)
+        wait_for(run.all_parts_started, "every part to start")
+        parts = run.parts()
         consumer = next(pid for pid, part in parts.items() if part == "consume")
         # when the consumer crashes (as hard as it can: SIGKILL)
         os.kill(consumer, signal.SIGKILL)
         # then the service stops as a whole, saying which part failed, with a
         # failing exit code, so whatever runs it restarts it
-        returncode = process.wait(timeout=120)
+        returncode = run.process.wait(timeout=120)
     assert returncode != 0
     assert "consumer exited with -9" in (tmp_path / "run.log").read_text()
     # and none of the other parts is left running
@@ -133,21 +152,22 @@ def test_a_part_that_crashes_stops_the_whole_service_with_a_failing_exit(
 
 
 def test_the_parts_die_with_a_parent_killed_with_sigkill(settings: Settings, tmp_path: Path) -> None:
-    with service(settings, tmp_path) as (process, _base):
+    with service(settings, tmp_path) as run:
         # given the service running, one process per part
-        wait_for(lambda: set(children_of(process.pid).values()) == PARTS, "every part to start")
-        parts = children_of(process.pid)
+        wait_for(run.all_parts_started, "every part to start")
+        parts = run.parts()
         # when the parent is killed with SIGKILL, which it cannot pass on
-        process.kill()
-        process.wait()
+        run.process.kill()
+        run.process.wait()
         # then every part stops anyway: none outlives the service
         wait_for(lambda: not any(alive(pid) for pid in parts), "the parts to stop", timeout=90)
 
 
 def test_threads_mode_runs_the_whole_service_in_one_process(settings: Settings, tmp_path: Path) -> None:
-    with service(settings, tmp_path, "--threads") as (process, base):
+    with service(settings, tmp_path, "--threads") as run:
+        process, base = run.process, run.base
         # given the service running with every part as a thread: no children
-        assert children_of(process.pid) == {}
+        assert run.parts() == {}
         # when a grant is posted over HTTP and an invoice comes through Kafka
         posted = httpx.post(
             f"{base}/v1/accounts/acct-lina/promotional-credits/grants",
