@@ -8,11 +8,36 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 
 from application.ledger import Ledger
 from infra.container import Container
 from infra.settings import Settings
 from tests.servers import postgres_url
+
+# Hypothesis profiles. "ci", the default, is derandomized and keeps no example
+# database: every run tries the same examples, so a failure in CI is a failure
+# on a laptop, and the run time is fixed. "deep" (pytest
+# --hypothesis-profile=deep) draws new random examples on each run, many more
+# and longer, and keeps failing ones in .hypothesis/ to replay them.
+_SLOW_STORES = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci",
+    max_examples=35,
+    stateful_step_count=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=_SLOW_STORES,
+)
+settings.register_profile(
+    "deep",
+    max_examples=500,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=_SLOW_STORES,
+)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
