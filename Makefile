@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify clean
+.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify bench-writers clean
 
 install: $(STAMP)
 
@@ -23,35 +23,43 @@ test-unit: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy domain application consumers projections infra
 	$(BIN)/lint-imports
 
 # The whole service (consumer, relay, projections, API) on the embedded SQLite
 # store, against PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS when set, else against
-# the local broker, started first (needs Java 17+ and Maven).
+# the local broker, started first (needs Java 17+ and Maven) on
+# PROMOCREDITS_KAFKA_PORT (9092).
 run: install
-	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash infra/kafka/kafka.sh up; fi
-	$(BIN)/promocredits run
+	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash ops/kafka/kafka.sh up; fi
+	PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS=$${PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$${PROMOCREDITS_KAFKA_PORT:-9092}} \
+	  $(BIN)/promocredits run
 
 kafka-up:
-	bash infra/kafka/kafka.sh up
+	bash ops/kafka/kafka.sh up
 
 kafka-down:
-	bash infra/kafka/kafka.sh down
+	bash ops/kafka/kafka.sh down
 
 pg-up:
-	bash infra/postgres/pg.sh up
+	bash ops/postgres/pg.sh up
 
 pg-down:
-	bash infra/postgres/pg.sh down
+	bash ops/postgres/pg.sh down
 
 # Benchmarks, not timed tests: each prints rates and a ratio to a floor
 # measured in the same run. BENCH_ARGS passes options through.
-bench: bench-pipeline bench-verify
+bench: bench-pipeline bench-verify bench-writers
 
 bench-pipeline: install pg-up
-	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash infra/kafka/kafka.sh up; fi
+	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash ops/kafka/kafka.sh up; fi
 	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
+
+# Write throughput of 1, 2 and 4 consumer processes on one PostgreSQL database.
+bench-writers: install pg-up
+	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash ops/kafka/kafka.sh up; fi
+	$(BIN)/python bench/bench_writers.py $(BENCH_WRITERS_ARGS)
 
 bench-verify: install
 	$(BIN)/python bench/bench_verify.py $(BENCH_VERIFY_ARGS)

@@ -9,10 +9,15 @@ import re
 import iso4217
 
 from domain.errors import InvalidCommandError
+from domain.rules import quoted
 
 # Exponents, grouping and signs other than minus are rejected: a person typing
 # "1e3" or "1,000" almost certainly meant something else.
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# The longest amount within the ledger's bound, 10**15 minor units, has 16
+# digits plus a point; anything much longer, leading zeros included, is a
+# mistake, and Python refuses to parse integers of thousands of digits.
+_MAX_AMOUNT_LENGTH = 32
 
 
 def exponent(currency: str) -> int:
@@ -21,7 +26,7 @@ def exponent(currency: str) -> int:
         digits = iso4217.Currency(currency).exponent
     except ValueError:
         raise InvalidCommandError(
-            f"unknown currency {currency!r}: use an ISO 4217 code such as USD"
+            f"unknown currency {quoted(currency)}: use an ISO 4217 code such as USD"
         ) from None
     if digits is None:
         # Funds codes such as XAU (gold) have no minor unit and are not money
@@ -39,26 +44,26 @@ def to_minor(amount: str, currency: str, *, allow_zero: bool = False) -> int:
     """Parse "25.00" into 2500 (USD); reject anything that would lose a digit."""
     digits = exponent(currency)
     text = amount.strip()
+    if len(text) > _MAX_AMOUNT_LENGTH:
+        raise InvalidCommandError(
+            f"amount {quoted(amount)} is too long: at most {_MAX_AMOUNT_LENGTH} characters"
+        )
     if not _PLAIN_DECIMAL.fullmatch(text):
-        raise InvalidCommandError(f"amount {amount!r} is not a decimal number such as 25.00")
+        raise InvalidCommandError(f"amount {quoted(amount)} is not a decimal number such as 25.00")
     if text.startswith("-"):
-        raise InvalidCommandError(f"amount {amount!r} must not be negative")
+        raise InvalidCommandError(f"amount {quoted(amount)} must not be negative")
     whole, _, fraction = text.partition(".")
     # More places than the currency has is rejected even when they are zeros:
     # "25.000" USD suggests the amount came from a system in another unit.
     if len(fraction) > digits:
         raise InvalidCommandError(
-            f"amount {amount!r} has more than {digits} decimal places for {currency}"
+            f"amount {quoted(amount)} has more than {digits} decimal places for {currency}"
         )
-    # Python refuses to parse integers of thousands of digits; anything this
-    # long is far beyond the domain's limit anyway, so say so plainly.
-    if len(whole.lstrip("0")) > 30:
-        raise InvalidCommandError(f"amount {amount!r} is too large")
     # Whole digits and padded fraction are exact integer arithmetic: no Decimal
     # context, no rounding, no float.
     minor = int(whole + fraction.ljust(digits, "0"))
     if minor == 0 and not allow_zero:
-        raise InvalidCommandError(f"amount {amount!r} must be greater than zero")
+        raise InvalidCommandError(f"amount {quoted(amount)} must be greater than zero")
     return minor
 
 

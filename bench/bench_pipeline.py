@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from application.ledger import Ledger  # noqa: E402
-from infra.store.urls import persistence_env  # noqa: E402
+from infra.adapters.store.urls import persistence_env  # noqa: E402
 
 GRANT_MINOR = 50_000  # 500.00: hot accounts run out, so both paths of min() are exercised
 PARTITIONS = 6
@@ -232,7 +232,7 @@ def main() -> None:
     pg_server = (
         args.postgres
         or subprocess.run(
-            ["bash", str(ROOT / "infra/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
+            ["bash", str(ROOT / "ops/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
         ).stdout.strip()
     )
 

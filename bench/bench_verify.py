@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from application.audit.verify import Verifier  # noqa: E402
 from application.ledger import InvoiceRequest, Ledger  # noqa: E402
-from infra.store.raw_log import raw_log  # noqa: E402
-from infra.store.urls import persistence_env  # noqa: E402
+from infra.adapters.store.raw_log import raw_log  # noqa: E402
+from infra.adapters.store.urls import persistence_env  # noqa: E402
 
 BATCH = 2_000
 

@@ -9,11 +9,31 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictInt,
+    StrictStr,
+)
+
+from domain.rules import text_problem
+
+
+def _acceptable_text(value: str) -> str:
+    # The same definition of acceptable text as every other edge applies.
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
 
 MinorUnits = Annotated[StrictInt, Field(ge=0, description="Amount in the currency's minor units.")]
 Currency = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")]
-Key = Annotated[StrictStr, Field(min_length=1)]
+Key = Annotated[StrictStr, Field(min_length=1, max_length=256), AfterValidator(_acceptable_text)]
 Timestamp = Annotated[StrictStr, Field(description="RFC 3339 timestamp in UTC.")]
 
 

@@ -8,6 +8,7 @@ caller, which must retry the whole batch and never skip it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -90,8 +91,22 @@ def parse(message: Inbound[R]) -> InvoiceGenerated | DeadLetter[R]:
         return InvoiceGenerated.model_validate_json(message.value)
     except ValidationError as error:
         if any(e["type"] == "json_invalid" for e in error.errors()):
+            if _json_with_lone_surrogates(message.value):
+                return DeadLetter(
+                    message.ref, INVALID, "text must be valid Unicode (it holds a lone surrogate)"
+                )
             return DeadLetter(message.ref, NOT_JSON, "the value is not a JSON document")
         return DeadLetter(message.ref, INVALID, _describe(error))
+
+
+def _json_with_lone_surrogates(value: bytes) -> bool:
+    """JSON's grammar allows an escaped lone surrogate ("\\ud800"), which the
+    strict parser refuses; such a message is JSON, but its text is invalid."""
+    try:
+        json.loads(value)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _describe(error: ValidationError) -> str:
@@ -99,15 +114,24 @@ def _describe(error: ValidationError) -> str:
     for item in error.errors(include_url=False):
         where = ".".join(str(p) for p in item["loc"]) or "value"
         problems.append(f"{where}: {item['msg']}")
-    return "; ".join(problems)
+    return _bounded("; ".join(problems))
+
+
+# The reason travels in a dead letter's header; a hostile message must not
+# make it larger than the message itself.
+_MAX_ERROR_LENGTH = 1000
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= _MAX_ERROR_LENGTH else text[: _MAX_ERROR_LENGTH - 3] + "..."
 
 
 def _decision(ref: R, outcome: InvoiceSettlement | LedgerError) -> Decision[R]:
     if isinstance(outcome, InvoiceSettlement):
         return Settled(ref, outcome)
     if isinstance(outcome, IdempotencyConflictError):
-        return DeadLetter(ref, CONFLICT, str(outcome))
+        return DeadLetter(ref, CONFLICT, _bounded(str(outcome)))
     if isinstance(outcome, InvalidCommandError):
-        return DeadLetter(ref, INVALID, str(outcome))
+        return DeadLetter(ref, INVALID, _bounded(str(outcome)))
     # Any other rule the ledger enforces is just as permanent for this message.
-    return DeadLetter(ref, REJECTED, f"{type(outcome).__name__}: {outcome}")
+    return DeadLetter(ref, REJECTED, _bounded(f"{type(outcome).__name__}: {outcome}"))

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import IdempotencyConflictError
 from domain.rules import (
+    check_balance_bound,
     check_currency,
     check_key,
     check_minor_units,
@@ -122,6 +123,7 @@ class CreditAccount(Aggregate):
                 {"currency": currency, "amount_minor": amount_minor, "reason": reason, "note": note},
             )
             return Outcome(recorded, is_new=False)
+        check_balance_bound(currency, self.balance(currency), amount_minor)
         self.trigger_event(
             self.CreditGranted,
             grant_id=grant_id,

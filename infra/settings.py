@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 API_ROLES = ("reader", "operator", "auditor")
 
-# Where infra/kafka/kafka.sh runs the local broker.
+# Where ops/kafka/kafka.sh runs the local broker.
 LOCAL_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
 
 
@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     projection_poll_seconds: float = Field(default=0.1, gt=0)
     # Events applied to the views per transaction.
     projection_batch_size: int = Field(default=500, ge=1)
+    # /readyz answers 503 when the views lag more events than this behind
+    # the event store: a burst the projector absorbs in seconds stays ready.
+    readiness_max_lag_events: int = Field(default=10_000, ge=0)
+    # ... and when events have waited this long without the views moving:
+    # the projector is stopped (or stuck), not merely busy.
+    readiness_max_stall_seconds: int = Field(default=30, ge=1)
 
     @field_validator("api_tokens")
     @classmethod

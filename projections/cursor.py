@@ -3,12 +3,16 @@
 A cursor names the last entry a page showed by its version in the account's
 stream; versions only grow, so pages already served never shift while new
 entries arrive. Clients must treat it as opaque, so it is encoded.
+
+Cursors come back from clients, so decoding trusts nothing: a forged one is
+an InvalidCursorError, never an exception of some other kind.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 
 class InvalidCursorError(ValueError):
@@ -16,17 +20,31 @@ class InvalidCursorError(ValueError):
 
 
 _PREFIX = "h1:"
+# Stream versions are positive and stored as signed 64-bit integers.
+MAX_VERSION = 2**63 - 1
+# ASCII digits only: str.isdigit() and int() also take other scripts' digits.
+_VERSION = re.compile(r"[0-9]{1,19}")
+# The longest cursor this service issues is 30 characters.
+MAX_CURSOR_CHARS = 64
 
 
 def encode_cursor(version: int) -> str:
     return base64.urlsafe_b64encode(f"{_PREFIX}{version}".encode()).decode().rstrip("=")
 
 
+def _refuse(cursor: str) -> InvalidCursorError:
+    shown = cursor if len(cursor) <= MAX_CURSOR_CHARS else cursor[:MAX_CURSOR_CHARS] + "…"
+    return InvalidCursorError(f"cursor {shown!r} is not a cursor this service issued")
+
+
 def decode_cursor(cursor: str) -> int:
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise _refuse(cursor)
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursorError(f"cursor {cursor!r} is not a cursor this service issued") from None
-    if not text.startswith(_PREFIX) or not text[len(_PREFIX) :].isdigit():
-        raise InvalidCursorError(f"cursor {cursor!r} is not a cursor this service issued")
-    return int(text[len(_PREFIX) :])
+        raise _refuse(cursor) from None
+    digits = text.removeprefix(_PREFIX)
+    if digits == text or not _VERSION.fullmatch(digits) or not 0 < int(digits) <= MAX_VERSION:
+        raise _refuse(cursor)
+    return int(digits)

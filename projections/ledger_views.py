@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from eventsourcing.persistence import Tracking
@@ -11,14 +11,39 @@ from eventsourcing.projection import Projection
 from application.results import history_entry, rfc3339
 from domain.credit_account import CreditAccount
 from projections.changes import AccountSeen, BalanceMoved, Change, DailyMoved, HistoryRow
-from projections.ports import ViewStore
+from projections.ports import SetAside, ViewStore
+from projections.storable import checked, storable_error
+
+# One stored event made ready for the views: its position, and its changes or
+# why it is set aside.
+Prepared = tuple[int, list[Change] | SetAside]
+
+
+def _split(batch: Sequence[Prepared]) -> tuple[list[Change], list[SetAside]]:
+    changes: list[Change] = []
+    set_aside: list[SetAside] = []
+    for _, prepared in batch:
+        if isinstance(prepared, SetAside):
+            set_aside.append(prepared)
+        else:
+            changes.extend(prepared)
+    return changes, set_aside
+
 
 # The business key of each kind of history entry.
 _KEYS = {"grant": "grant_id", "invoice": "invoice_id", "calling_credit_purchase": "purchase_id"}
 
 
 def changes_for(event: object, notification_id: int) -> list[Change]:
-    """Everything one recorded event changes in the views; [] for none."""
+    """Everything one recorded event changes in the views; [] for none.
+
+    Text is made storable (see projections.storable); an event whose values
+    the views cannot represent exactly raises UnprojectableEventError.
+    """
+    return [checked(change) for change in _changes(event, notification_id)]
+
+
+def _changes(event: object, notification_id: int) -> list[Change]:
     if isinstance(event, CreditAccount.Opened):
         return [AccountSeen(str(event.originator_id), event.account_id, rfc3339(event.timestamp))]
     entry = history_entry(event)
@@ -123,11 +148,34 @@ class LedgerViewsProjection(Projection[Any]):
         if events:
             self.store.apply(self.changes(events), events[-1][1], after=after, check_after=True)
 
-    def rebuild(self, batches: Iterable[Sequence[tuple[Any, Tracking]]], application_name: str) -> None:
+    @staticmethod
+    def prepare(notification_id: int, decode: Callable[[], Any]) -> Prepared:
+        """The changes of one stored event, or why the views cannot take it.
+
+        Anything raised while decoding the event or turning it into rows is a
+        property of the stored event, the same on every attempt: the event is
+        set aside rather than retried forever.
+        """
+        try:
+            return notification_id, changes_for(decode(), notification_id)
+        except Exception as error:
+            return notification_id, SetAside(notification_id, storable_error(error))
+
+    def apply_prepared(self, batch: Sequence[Prepared], application_name: str, after: int | None) -> None:
+        """Apply prepared events in one transaction, from position ``after``."""
+        if batch:
+            changes, set_aside = _split(batch)
+            tracking = Tracking(application_name, batch[-1][0])
+            self.store.apply(changes, tracking, after=after, check_after=True, set_aside=set_aside)
+
+    def rebuild(self, batches: Iterable[Sequence[Prepared]], application_name: str) -> None:
         """Replace the views with the given batches, atomically."""
-        self.store.replace_all(
-            application_name, ((self.changes(batch), batch[-1][1]) for batch in batches if batch)
-        )
+
+        def tracked(batch: Sequence[Prepared]) -> tuple[list[Change], Tracking, list[SetAside]]:
+            changes, set_aside = _split(batch)
+            return changes, Tracking(application_name, batch[-1][0]), set_aside
+
+        self.store.replace_all(application_name, (tracked(batch) for batch in batches if batch))
 
     @staticmethod
     def changes(events: Sequence[tuple[Any, Tracking]]) -> list[Change]:

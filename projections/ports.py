@@ -61,6 +61,28 @@ class LiabilityRow:
     accounts_with_balance: int
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """An event the views cannot take: skipped, with why, so the rest go on."""
+
+    notification_id: int
+    error: str
+
+
+@dataclass(frozen=True)
+class ViewsHealth:
+    """What readiness needs to know about the views, read in one go."""
+
+    position: int
+    quarantined: int
+    first_quarantined: SetAside | None
+    # Epoch milliseconds of the projector's last look at the event log
+    # (None: no projector has run on these views yet).
+    checked_at_ms: int | None
+    failing_since_ms: int | None
+    last_error: str | None
+
+
 class ViewStore(Protocol):
     def apply(
         self,
@@ -69,18 +91,29 @@ class ViewStore(Protocol):
         *,
         after: int | None = None,
         check_after: bool = False,
+        set_aside: Sequence[SetAside] = (),
     ) -> None:
-        """Apply the changes and move the position to ``tracking`` atomically.
+        """Apply the changes, record the events set aside, and move the
+        position to ``tracking``, atomically.
 
         With ``check_after`` the position must still be ``after`` (None: no
         position yet), else TrackingConflictError and nothing is applied.
         """
 
     def replace_all(
-        self, application_name: str, batches: Iterable[tuple[Sequence[Change], Tracking]]
+        self,
+        application_name: str,
+        batches: Iterable[tuple[Sequence[Change], Tracking, Sequence[SetAside]]],
     ) -> None:
-        """Empty every view and apply all the batches in ONE transaction, so
-        readers keep seeing the old views until the new ones are complete."""
+        """Empty every view and the events set aside, and apply all the
+        batches in ONE transaction, so readers keep seeing the old views until
+        the new ones are complete."""
+
+    def record_status(self, application_name: str, checked_at_ms: int, error: str | None) -> None:
+        """The projector's pulse: it looked for events at ``checked_at_ms``,
+        and failed to with ``error`` (None: it succeeded)."""
+
+    def health(self, application_name: str) -> ViewsHealth: ...
 
     def max_tracking_id(self, application_name: str) -> int | None: ...
 

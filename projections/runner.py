@@ -10,14 +10,17 @@ the commits, on both databases.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from eventsourcing.persistence import Mapper, Notification, PersistenceError, Tracking
+from eventsourcing.persistence import DataError, IntegrityError, Mapper, Notification, PersistenceError
 
-from projections.ledger_views import LedgerViewsProjection
-from projections.ports import TrackingConflictError
+from projections.ledger_views import LedgerViewsProjection, Prepared
+from projections.ports import SetAside, TrackingConflictError
+from projections.storable import storable_error
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +69,68 @@ class ViewsRunner:
         return max(0, self.head() - self.position())
 
     def step(self) -> int:
-        """Project the next batch; the number of events it held."""
+        """Project the next batch; the number of events it held.
+
+        An event the views cannot take is set aside (recorded with its error
+        in the views database, logged) and the position moves past it, so one
+        bad event never holds back the others. Outages are raised for the
+        caller to retry.
+        """
         after = self.projection.store.max_tracking_id(self.application_name)
         batch = self.notifications.select_notifications((after or 0) + 1, self.batch_size)
         if not batch:
             return 0
+        prepared = [self._prepare(n) for n in batch]
         try:
-            self.projection.process_batch(self._tracked(batch), after)
+            self._apply(prepared, after)
         except TrackingConflictError:
             # Another runner applied this range first; read its position again.
             log.info("views position moved by another runner; re-reading it")
             return 0
         return len(batch)
+
+    def _apply(self, prepared: Sequence[Prepared], after: int | None) -> None:
+        try:
+            self.projection.apply_prepared(prepared, self.application_name, after)
+        except TrackingConflictError:
+            raise
+        except Exception as error:
+            if is_outage(error) or (len(prepared) == 1 and isinstance(prepared[0][1], SetAside)):
+                raise
+            # The database refused something in the batch: find what by
+            # applying its events one per transaction.
+            log.info("the views refused a batch (%s); applying its events one by one", storable_error(error))
+            self._apply_one_by_one(prepared, after)
+            return
+        self._log_set_aside(prepared)
+
+    def _apply_one_by_one(self, prepared: Sequence[Prepared], after: int | None) -> None:
+        for item in prepared:
+            try:
+                self.projection.apply_prepared([item], self.application_name, after)
+            except TrackingConflictError:
+                raise
+            except Exception as error:
+                if is_outage(error):
+                    raise
+                item = (item[0], SetAside(item[0], storable_error(error)))
+                self.projection.apply_prepared([item], self.application_name, after)
+            self._log_set_aside([item])
+            after = item[0]
+
+    def _prepare(self, notification: Notification) -> Prepared:
+        return self.projection.prepare(notification.id, lambda: self.mapper.to_domain_event(notification))
+
+    @staticmethod
+    def _log_set_aside(prepared: Sequence[Prepared]) -> None:
+        for _, item in prepared:
+            if isinstance(item, SetAside):
+                log.error(
+                    "event at position %d set aside from the views (the views go on without it; "
+                    "`promocredits projections rebuild` retries it): %s",
+                    item.notification_id,
+                    item.error,
+                )
 
     def catch_up(self, progress: Progress | None = None, stop: threading.Event | None = None) -> int:
         """Project everything recorded up to now; returns the position reached."""
@@ -102,7 +155,7 @@ class ViewsRunner:
         """
         target = self.head()
 
-        def batches() -> Iterator[list[tuple[Any, Tracking]]]:
+        def batches() -> Iterator[list[Prepared]]:
             position = 0
             if progress:
                 progress(position, target)
@@ -110,34 +163,79 @@ class ViewsRunner:
                 page = self.notifications.select_notifications(position + 1, self.batch_size, stop=target)
                 if not page:
                     return
-                yield self._tracked(page)
+                prepared = [self._prepare(n) for n in page]
+                yield prepared
+                self._log_set_aside(prepared)
                 position = page[-1].id
                 if progress:
                     progress(position, target)
 
-        self.projection.rebuild(batches(), self.application_name)
+        try:
+            self.projection.rebuild(batches(), self.application_name)
+        except TrackingConflictError:
+            raise
+        except Exception as error:
+            if is_outage(error):
+                raise
+            # One transaction cannot skip what the database refuses. Rebuild
+            # in place instead, where catching up finds and sets it aside;
+            # readers see the views fill up rather than the old ones.
+            log.warning("the views refused an event during the rebuild, rebuilding in place: %s", error)
+            self.projection.store.clear(self.application_name)
         return self.catch_up(progress)
 
-    def _tracked(self, notifications: Sequence[Notification]) -> list[tuple[Any, Tracking]]:
-        """Each event with the position that records it was projected."""
-        name = self.application_name
-        return [(self.mapper.to_domain_event(n), Tracking(name, n.id)) for n in notifications]
-
-    def run_until_stopped(self, stop: threading.Event, poll_interval: float = 0.2) -> None:
+    def run_until_stopped(
+        self, stop: threading.Event, poll_interval: float = 0.2, heartbeat_seconds: float = 1.0
+    ) -> None:
         """Keep the views current until ``stop`` is set; fit for a thread.
 
-        A database outage is waited out with backoff, never skipped: the
-        position only moves with the changes it covers.
+        A failure that is not one event's (a database outage, most often) is
+        waited out with backoff, never skipped: the position only moves with
+        the changes it covers. The projector records its pulse in the views
+        database every ``heartbeat_seconds``, and its failures as they happen,
+        so readiness can tell a stopped or failing projector from an idle one.
         """
         backoff = poll_interval
+        last_pulse = -math.inf
         while not stop.is_set():
             try:
                 processed = self.step()
-            except PersistenceError as error:
-                log.warning("projecting views failed, retrying in %.1fs: %s", backoff, error)
+            except Exception as error:
+                log.warning("projecting views failed, retrying in %.1fs: %s", backoff, storable_error(error))
+                self._pulse(storable_error(error))
+                last_pulse = -math.inf  # the first success after clears the failure at once
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
             backoff = poll_interval
+            if time.monotonic() - last_pulse >= heartbeat_seconds and self._pulse(None):
+                last_pulse = time.monotonic()
             if processed == 0:
                 stop.wait(poll_interval)
+
+    def _pulse(self, error: str | None) -> bool:
+        try:
+            self.projection.store.record_status(self.application_name, time.time_ns() // 1_000_000, error)
+        except Exception as failure:  # the views database may be what is down
+            log.debug("could not record the projector's status: %s", failure)
+            return False
+        return True
+
+
+# SQLSTATE classes of PostgreSQL errors caused by the data written, not by the
+# database's state: data exceptions, integrity violations, program limits
+# (an index row too large, say).
+_DATA_SQLSTATE_CLASSES = frozenset({"22", "23", "54"})
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` is about reaching or using the database (retry it)
+    rather than about the data written (the same on every attempt)."""
+    if isinstance(error, DataError | IntegrityError):
+        return False
+    if isinstance(error, PersistenceError):
+        sqlstate = getattr(error.__cause__, "sqlstate", None)
+        return not (isinstance(sqlstate, str) and sqlstate[:2] in _DATA_SQLSTATE_CLASSES)
+    # Sockets, files and timeouts; anything else (OverflowError, ValueError,
+    # UnicodeEncodeError...) comes from the values being written.
+    return isinstance(error, OSError | TimeoutError)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from application.ledger import Ledger
-from infra.container import Container
 from infra.settings import Settings
-from tests.servers import postgres_url
+from infra.wiring.container import Container
+from tests.servers import postgres_url, stop_suite_servers
 
 # Hypothesis profiles. "ci", the default, is derandomized and keeps no example
 # database: every run tries the same examples, so a failure in CI is a failure
@@ -43,6 +43,12 @@ settings.load_profile("ci")
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     return postgres_url()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Last, after every fixture's teardown: the servers this run started go
+    # with it, so none is left running for the next checkout or `make run`.
+    stop_suite_servers()
 
 
 def fresh_postgres_database(server_url: str) -> str:

@@ -1,14 +1,13 @@
 """A real Kafka broker for tests, and small helpers to talk to it.
 
-The broker is PROMOCREDITS_TEST_KAFKA_BOOTSTRAP when set, else the local
-broker of infra/kafka/kafka.sh, else a testcontainers broker when a Docker
-engine answers; otherwise the test is skipped locally and FAILS in CI.
+The broker is PROMOCREDITS_TEST_KAFKA_BOOTSTRAP when set, else the suite's
+own broker on free ports (tests/servers.py), else a testcontainers broker when
+a Docker engine answers; otherwise the test is skipped locally and FAILS in CI.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 import time
 import uuid
@@ -24,11 +23,11 @@ from kafka.errors import KafkaError
 
 from application.ledger import Ledger
 from domain.credit_account import CreditAccount
-from infra.components import Component, run_components
-from infra.kafka_runtime.clients import ensure_topics, pipeline_topics
-from infra.kafka_runtime.relay import OutboxRelay
+from infra.adapters.kafka.clients import ensure_topics, pipeline_topics
+from infra.entrypoints.workers.relay import OutboxRelay
 from infra.settings import Settings
-from tests.servers import ROOT, unavailable
+from infra.wiring.components import Component, run_components
+from tests.servers import ServerStartError, suite_servers, unavailable
 
 
 def kafka_bootstrap_servers() -> str:
@@ -36,15 +35,10 @@ def kafka_bootstrap_servers() -> str:
     if configured:
         return configured
     attempts = []
-    script = str(ROOT / "infra/kafka/kafka.sh")
-    up = subprocess.run(["bash", script, "up"], capture_output=True, text=True, check=False)
-    if up.returncode == 0:
-        status = subprocess.run(["bash", script, "status"], capture_output=True, text=True, check=False)
-        if status.returncode == 0:
-            return status.stdout.strip().splitlines()[-1]
-        attempts.append(f"local broker: {status.stderr.strip()}")
-    else:
-        attempts.append(f"local broker: {up.stderr.strip()[-500:]}")
+    try:
+        return suite_servers().kafka()
+    except ServerStartError as error:
+        attempts.append(f"local broker: {error}")
     try:
         from testcontainers.kafka import KafkaContainer
 

@@ -12,8 +12,9 @@ from contextlib import contextmanager
 import httpx
 
 from application.ledger import InvoiceRequest, Ledger
-from infra.api.server import ApiComponent, ApiServerError
-from infra.container import Container
+from infra.entrypoints.api.server import ApiServerError
+from infra.entrypoints.workers import parts
+from infra.wiring.container import Container
 
 TOKENS = {"tok-reader": "reader", "tok-operator": "operator", "tok-auditor": "auditor"}
 
@@ -81,7 +82,7 @@ def _serving(container: Container, on_retry: Callable[[], None]) -> Iterator[tup
             port: int = port, stop: threading.Event = stop, errors: list[BaseException] = errors
         ) -> None:
             try:
-                ApiComponent(container, "127.0.0.1", port).run(stop)
+                parts.api(container, "127.0.0.1", port).run(stop)
             except BaseException as error:  # surfaced by the caller, not lost in the thread
                 errors.append(error)
 

@@ -49,6 +49,7 @@ class Anchor:
     position: int
     chain_hash: bytes
 
+
 # Findings about the tamper-evidence chain itself, as opposed to the replay.
 CHAIN_KINDS = frozenset({CHAIN_MISMATCH, MISSING_EVENT, UNCHAINED_EVENT})
 

@@ -176,6 +176,8 @@ def test_balances_are_per_currency_and_visible_while_any_is_positive(cli: Run) -
 
 
 def test_an_unknown_account_is_invisible_and_exits_zero(cli: Run) -> None:
+    # given a ledger that knows another account only
+    one_json_object(cli(*granting("acct-someone", "1.00", "USD", "g-1", "promotion", "--json")))
     assert one_json_object(cli("balance", "acct-nobody", "--json")) == {
         "account_id": "acct-nobody",
         "visible": False,

@@ -19,8 +19,9 @@ import pytest
 
 from application.results import event_id
 from domain.credit_account import CreditAccount
-from infra.container import Container
+from infra.entrypoints.workers import parts
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.kafka_server import (
     decisions_by_invoice,
     invoice,
@@ -132,7 +133,7 @@ def test_a_consumer_killed_mid_batch_and_restarted_decides_every_invoice_exactly
             lambda: len(decisions_by_invoice(container.ledger)) >= len(expected), "every decision", every=0.5
         )
         assert stop_cleanly(consumer) == 0
-    with running([container.outbox_relay]):
+    with running([parts.outbox_relay(container)]):
         settlements = read_topic(
             kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= len(expected)
         )
@@ -169,7 +170,7 @@ def test_a_relay_killed_and_restarted_leaves_no_event_unpublished(
     requests = [InvoiceRequest(i["account_id"], i["invoice_id"], "USD", i["total_minor"]) for i in invoices]
     for start in range(0, len(requests), 200):
         container.ledger.apply_invoices(requests[start : start + 200])
-    relay = container.outbox_relay
+    relay = parts.outbox_relay(container)
 
     # When the relay is killed with SIGKILL mid-way, twice, while new events
     # keep being recorded, and then runs to the end
@@ -265,7 +266,7 @@ def test_a_grant_written_through_the_cli_while_the_consumer_runs_is_applied_to_t
 
     # Then the first invoice kept its zero-credit decision and the grant
     # paid the next one in full and half of the last
-    with running([container.outbox_relay]):
+    with running([parts.outbox_relay(container)]):
         settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 3)
     assert [
         (s["invoice_id"], s["credits_applied_minor"], s["amount_due_minor"], s["balance_minor"])

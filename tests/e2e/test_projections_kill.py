@@ -13,9 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from infra.container import Container
+from infra.adapters.views.factory import ViewDatabase
 from infra.settings import Settings
-from infra.views.factory import ViewDatabase
+from infra.wiring.container import Container
 from projections.ledger_views import LedgerViewsProjection
 from projections.runner import ViewsRunner
 from tests.conftest import fresh_postgres_database
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def promocredits(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "infra.cli.main", *args],
+        [sys.executable, "-m", "infra.entrypoints.cli.main", *args],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
@@ -78,6 +78,7 @@ def test_projections_killed_mid_stream_and_restarted_equal_a_rebuild(store_url: 
         "event_store_head": head,
         "projection_position": head,
         "projection_lag_events": 0,
+        "projection_quarantined_events": 0,
     }
     # then the views equal a rebuild from scratch, row for row
     fresh = ViewDatabase(views_url(store_url, tmp_path, "rebuilt"))

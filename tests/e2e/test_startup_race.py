@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 BUILD_EVERYTHING = (
-    "from infra.container import Container\n"
+    "from infra.wiring.container import Container\n"
     "c = Container()\n"
     "c.ledger, c.views, c.relay_tracking\n"
     "print('up')\n"

@@ -13,8 +13,8 @@ import psycopg
 
 from application.audit.verify import Report, Verifier
 from application.ledger import InvoiceRequest, Ledger
-from infra.store.raw_log import raw_log
-from infra.store.urls import persistence_env
+from infra.adapters.store.raw_log import raw_log
+from infra.adapters.store.urls import persistence_env
 
 CURRENCIES = ["USD", "EUR"]
 ACCOUNTS = [f"acct-{name}" for name in ("alice", "bob", "carol", "dave", "erin", "frank")]

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.container import Container
+from infra.entrypoints.workers import parts
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.threads import CheckedThread
 from tests.views_support import TOKENS, bearer, running_api, views_url_for
 
@@ -398,7 +399,7 @@ def test_readyz_is_503_when_the_views_database_is_unreachable(tmp_path: Path) ->
 def test_a_posted_grant_shows_up_in_balance_and_history_while_the_projections_run(api: Api) -> None:
     # given the projections running continuously beside the API
     stop = threading.Event()
-    runner = CheckedThread(api.container.projections_component.run, stop, name="projections")
+    runner = CheckedThread(parts.projector(api.container).run, stop, name="projections")
     runner.start()
     try:
         # when a grant is posted

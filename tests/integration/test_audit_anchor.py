@@ -10,8 +10,8 @@ import pytest
 from application.audit.verify import ANCHOR_MISMATCH, Anchor, Report
 from application.ledger import Ledger
 from application.tamper_chain import links
-from infra.audit import verify_store
-from infra.store.raw_log import raw_log
+from infra.adapters.store.raw_log import raw_log
+from infra.entrypoints.cli.audit_runs import verify_store
 from tests.integration.audit_support import RawStore, build_history
 
 

@@ -15,8 +15,8 @@ from application.audit.export import EXPORT_TRUNCATED, verify_export
 from application.audit.statement import balance_as_of, statement
 from application.audit.verify import CHAIN_MISMATCH, DUPLICATE_INVOICE
 from application.ledger import Ledger
-from infra.audit import export_store
-from infra.store.raw_log import raw_log
+from infra.adapters.store.raw_log import raw_log
+from infra.entrypoints.cli.audit_runs import export_store
 from tests.integration.audit_support import ACCOUNTS, build_history, verify
 
 SIGN = {"grant": +1, "invoice": -1, "calling_credit_purchase": -1}

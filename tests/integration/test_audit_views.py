@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from application.audit.verify import VIEW_MISMATCH
-from infra.audit import verify_store
-from infra.container import Container
+from infra.adapters.store.raw_log import raw_log
+from infra.entrypoints.cli.audit_runs import verify_store
 from infra.settings import Settings
-from infra.store.raw_log import raw_log
+from infra.wiring.container import Container
 from tests.integration.audit_support import build_history
 from tests.views_support import views_url_for
 

@@ -7,7 +7,7 @@ import traceback
 from typing import Any
 
 from application.ledger import Ledger
-from infra.store.urls import persistence_env
+from infra.adapters.store.urls import persistence_env
 
 WORKERS = 4
 GRANTS_PER_WORKER = 8

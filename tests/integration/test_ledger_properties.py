@@ -31,7 +31,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, 
 from application.ledger import InvoiceRequest, Ledger
 from domain.credit_account import CreditAccount
 from domain.errors import IdempotencyConflictError, InvalidCommandError, LedgerError
-from infra.store.urls import persistence_env
+from infra.adapters.store.urls import persistence_env
 from tests.threads import CheckedThread
 
 CURRENCIES = ("USD", "EUR", "JPY")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import Tracking
 
-from infra.container import Container
+from infra.adapters.views.factory import ViewDatabase
 from infra.settings import Settings
-from infra.views.factory import ViewDatabase
+from infra.wiring.container import Container
 from projections.ledger_views import LedgerViewsProjection
 from projections.runner import ViewsRunner
 from tests.conftest import fresh_postgres_database

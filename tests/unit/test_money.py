@@ -57,7 +57,9 @@ def test_exponents_come_from_iso_4217() -> None:
         ("NaN", "USD", "not a decimal"),
         ("Infinity", "USD", "not a decimal"),
         ("١٢", "USD", "not a decimal"),
-        ("9" * 5000, "USD", "too large"),
+        ("9" * 5000, "USD", "too long"),
+        ("0" * 5000 + "1", "USD", "too long"),
+        ("0" * 40 + "1.00", "USD", "too long"),
         ("10", "XYZ", "unknown currency"),
         ("10", "usd", "unknown currency"),
         ("10", "XAU", "no minor unit"),
@@ -91,3 +93,17 @@ def test_a_zero_amount_is_valid_only_where_allowed_such_as_an_invoice_total() ->
 def test_minor_units_format_back_to_the_decimal_a_person_reads(minor: int, currency: str, text: str) -> None:
     assert format_minor(minor, currency) == text
     assert to_minor(text, currency, allow_zero=True) == minor
+
+
+def test_an_over_long_amount_is_refused_without_quoting_all_of_it() -> None:
+    # given thousands of leading zeros, which Python's int() would refuse to parse
+    amount = "0" * 10_000 + "5"
+    # when it is parsed, then the error is the ledger's own, and short
+    with pytest.raises(InvalidCommandError) as raised:
+        to_minor(amount, "USD")
+    assert len(str(raised.value)) < 200
+
+
+def test_the_largest_amount_within_the_ledger_bound_still_parses() -> None:
+    assert to_minor("10000000000000.00", "USD") == 10**15
+    assert to_minor("1000000000000000", "JPY") == 10**15

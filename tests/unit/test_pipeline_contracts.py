@@ -159,3 +159,27 @@ def test_each_ledger_event_is_published_with_a_stable_id_and_settlements_for_dec
     assert [p.key for p in later.publications(events[2])] == ["acct-from-store"]
     later.publications(events[3])
     assert len(directory.asked) == 1
+
+
+def test_hostile_text_in_an_invoice_message_is_dead_lettered_as_invalid_before_the_ledger() -> None:
+    # given messages whose ids hold a NUL, a control character, an over-long id,
+    # or a lone surrogate escaped in otherwise valid JSON
+    batch = [
+        message(1, event_id="evt\x00one"),
+        message(2, event_id="evt\x1b[31m"),
+        message(3, event_id="e" * 10_000),
+        Inbound(4, message(4).value.replace(b'"evt-4"', b'"evt-\\ud800"')),  # type: ignore[union-attr]
+    ]
+    ledger = RecordingLedger({})
+    # when the batch is handled
+    decisions = InvoiceBatchHandler(ledger).handle(batch)
+    # then each is dead-lettered as invalid, with a short reason, and nothing was decided
+    assert [type(d) for d in decisions] == [DeadLetter] * 4
+    assert [d.reason for d in decisions if isinstance(d, DeadLetter)] == [INVALID] * 4
+    assert all(len(d.error) <= 1000 for d in decisions if isinstance(d, DeadLetter))
+    assert ledger.calls == []
+
+
+def test_bytes_that_are_not_json_at_all_stay_not_json() -> None:
+    decisions = InvoiceBatchHandler(RecordingLedger({})).handle([Inbound(1, b'{"event_type": "\\ud8')])
+    assert [d.reason for d in decisions if isinstance(d, DeadLetter)] == [NOT_JSON]

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.container import Container
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.kafka_server import kafka_bootstrap, pipeline_settings
 
 __all__ = ["kafka_bootstrap"]

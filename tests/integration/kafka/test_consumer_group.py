@@ -11,9 +11,10 @@ import pytest
 
 from application.ledger import Ledger
 from consumers.invoices import Inbound, InvoiceBatchHandler, Settled
-from infra.container import Container
+from infra.adapters.store.urls import persistence_env
+from infra.entrypoints.workers import parts
 from infra.settings import Settings
-from infra.store.urls import persistence_env
+from infra.wiring.container import Container
 from tests.kafka_server import decisions_by_invoice, invoice, produce, read_topic, running, values
 from tests.threads import CheckedThread
 
@@ -31,14 +32,15 @@ def test_partitions_moving_between_consumers_lose_no_invoice_and_decide_none_twi
         first.ledger.grant(account, f"grant-{account}", "USD", 5_000, "promotion")
     invoices = [invoice(accounts[n % 12], f"inv-2026-{n:04}", 700) for n in range(600)]
     stop_first = threading.Event()
-    first_thread = CheckedThread(first.invoice_consumer.run, stop_first, name="first-consumer")
+    first_consumer, second_consumer = parts.invoice_consumer(first), parts.invoice_consumer(second)
+    first_thread = CheckedThread(first_consumer.run, stop_first, name="first-consumer")
 
-    with running([second.invoice_consumer, second.outbox_relay]):
+    with running([second_consumer, parts.outbox_relay(second)]):
         first_thread.start()
         # (both members own partitions before anything flows, so the first
         # really has work to hand over)
         deadline = time.monotonic() + 30
-        while not (first.invoice_consumer.partitions_owned and second.invoice_consumer.partitions_owned):
+        while not (first_consumer.partitions_owned and second_consumer.partitions_owned):
             assert time.monotonic() < deadline, "the group never split the partitions"
             time.sleep(0.1)
         # When invoices flow while the first instance leaves half-way

@@ -16,10 +16,11 @@ from application.ledger import Ledger
 from application.results import event_id
 from consumers.contracts import InvoiceCreditsApplied, LedgerEvent
 from domain.credit_account import CreditAccount
-from infra.container import Container
-from infra.kafka_runtime.consumer import InvoiceConsumer
-from infra.kafka_runtime.relay import OutboxRelay
+from infra.entrypoints.workers import parts
+from infra.entrypoints.workers.consumer import InvoiceConsumer
+from infra.entrypoints.workers.relay import OutboxRelay
 from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.kafka_server import (
     decisions_by_invoice,
     headers,
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.kafka
 
 
 def run_pipeline(pipeline: Container) -> AbstractContextManager[None]:
-    return running([pipeline.invoice_consumer, pipeline.outbox_relay])
+    return running([parts.invoice_consumer(pipeline), parts.outbox_relay(pipeline)])
 
 
 def test_an_invoice_comes_back_as_a_settlement_with_the_right_amounts(
@@ -99,7 +100,7 @@ def test_an_account_without_credits_gets_a_zero_credit_decision_that_stands(
         # (the grant alone already makes two ledger events: only the group's
         # committed offset proves the second delivery was handled)
         wait_until_consumed(kafka_bootstrap, settings.consumer_group, settings.invoices_topic)
-        wait_until_relayed(pipeline.outbox_relay, pipeline.ledger)
+        wait_until_relayed(parts.outbox_relay(pipeline), pipeline.ledger)
         ledger_events = read_topic_to_end(kafka_bootstrap, settings.ledger_events_topic)
         settlements = read_topic_to_end(kafka_bootstrap, settings.settlements_topic)
 
@@ -122,7 +123,7 @@ def test_a_redelivered_invoice_is_decided_once_and_settled_under_one_event_id(
         # (an empty dead-letter topic means something only once all three
         # copies are handled, and the settlements only once all is relayed)
         wait_until_consumed(kafka_bootstrap, settings.consumer_group, settings.invoices_topic)
-        wait_until_relayed(pipeline.outbox_relay, pipeline.ledger)
+        wait_until_relayed(parts.outbox_relay(pipeline), pipeline.ledger)
         dead = read_topic_to_end(kafka_bootstrap, settings.dead_letter_topic)
         settlements = read_topic_to_end(kafka_bootstrap, settings.settlements_topic)
 
@@ -230,14 +231,14 @@ def test_a_store_outage_is_retried_never_dead_lettered_nor_skipped(
     pipeline.ledger.grant("acct-frank", "grant-005", "USD", 200, "compensation")
     flaky = FlakyLedger(pipeline.ledger, failures=3)
     consumer = InvoiceConsumer(settings, flaky)  # type: ignore[arg-type]
-    with running([consumer, pipeline.outbox_relay]):
+    with running([consumer, parts.outbox_relay(pipeline)]):
         produce(
             kafka_bootstrap,
             settings.invoices_topic,
             [("acct-frank", invoice("acct-frank", f"inv-2026-02{n}", 100)) for n in range(3)],
         )
         wait_until_consumed(kafka_bootstrap, settings.consumer_group, settings.invoices_topic)
-        wait_until_relayed(pipeline.outbox_relay, pipeline.ledger)
+        wait_until_relayed(parts.outbox_relay(pipeline), pipeline.ledger)
         settlements = read_topic_to_end(kafka_bootstrap, settings.settlements_topic)
         dead = read_topic_to_end(kafka_bootstrap, settings.dead_letter_topic)
 
@@ -392,7 +393,7 @@ def test_an_invoice_id_already_decided_for_another_account_goes_to_the_dead_lett
             [("acct-eve", invoice("acct-eve", "inv-2026-005", 1000))],
         )
         dead = read_topic(kafka_bootstrap, settings.dead_letter_topic, until=lambda r: len(r) >= 1)
-        wait_until_relayed(pipeline.outbox_relay, pipeline.ledger)
+        wait_until_relayed(parts.outbox_relay(pipeline), pipeline.ledger)
         settlements = read_topic_to_end(kafka_bootstrap, settings.settlements_topic)
 
     # Then it is a conflict, and billing only hears of dave's decision
@@ -424,8 +425,9 @@ def test_the_relay_publishes_each_accounts_events_in_ledger_order_with_the_event
     }
 
     # When the relay publishes them all
-    with running([pipeline.outbox_relay]):
-        wait_until_relayed(pipeline.outbox_relay, pipeline.ledger)
+    relay = parts.outbox_relay(pipeline)
+    with running([relay]):
+        wait_until_relayed(relay, pipeline.ledger)
         published = read_topic_to_end(kafka_bootstrap, settings.ledger_events_topic)
 
     # Then each account's events come in the order the ledger recorded them

@@ -1,0 +1,1 @@
+"""kafka-python clients and topics, built from settings."""

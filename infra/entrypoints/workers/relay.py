@@ -1,0 +1,128 @@
+"""The outbox relay: publishes recorded ledger events, in notification order,
+and records how far it got in the event store's own database.
+
+The position is written only after the broker acknowledged every message up
+to it, so a crash republishes at most the unacknowledged tail, with the same
+event ids (at-least-once, stable ids), and nothing recorded is ever skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from kafka import KafkaProducer
+from kafka.producer.future import FutureRecordMetadata
+
+from application.ledger import Ledger
+from consumers.publications import Channel, Publisher
+from domain.credit_account import CreditAccount
+from infra.adapters.kafka import clients
+from infra.adapters.kafka.retry import Backoff
+from infra.settings import Settings
+from infra.wiring import metrics
+
+log = logging.getLogger("promocredits.relay")
+
+
+class LedgerAccountDirectory:
+    """An account's business id, from the first event of its stream."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    def account_id_of(self, originator_id: UUID) -> str:
+        account: CreditAccount = self._ledger.repository.get(originator_id, version=1)
+        return account.account_id
+
+
+class OutboxRelay:
+    name = "relay"
+
+    def __init__(self, settings: Settings, ledger: Ledger, tracking: TrackingRecorder) -> None:
+        self._settings = settings
+        self._ledger = ledger
+        self._tracking = tracking
+        self._publisher = Publisher(LedgerAccountDirectory(ledger))
+        self._topics = {
+            Channel.SETTLEMENTS: settings.settlements_topic,
+            Channel.LEDGER_EVENTS: settings.ledger_events_topic,
+        }
+        # The position belongs to the destination: pointing the relay at new
+        # topics publishes the whole history there.
+        self.tracking_name = f"kafka-relay:{settings.settlements_topic}:{settings.ledger_events_topic}"
+
+    def position(self) -> int:
+        return self._tracking.max_tracking_id(self.tracking_name) or 0
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            clients.ensure_topics(self._settings, self._topics.values(), stop)
+        except clients.StoppedError:
+            return
+        producer = clients.producer(self._settings, client_id="promocredits-relay")
+        backoff = Backoff()
+        position = self.position()
+        log.info("relaying ledger events after notification %d", position)
+        try:
+            while not stop.is_set():
+                try:
+                    published_up_to = self._relay_batch(producer, position)
+                    backoff.reset()
+                except Exception as error:
+                    # Store or broker down: keep the position, publish the
+                    # same events again once they are back.
+                    metrics.TRANSIENT_FAILURES.labels("relay").inc()
+                    log.warning("relay batch failed, retrying: %s: %s", type(error).__name__, error)
+                    backoff.wait(stop)
+                    # Another relay on the same store may have recorded a
+                    # later position (ours was then refused as not newer):
+                    # go on from there rather than repeat a batch forever.
+                    position = self._recorded_position_or(position)
+                    continue
+                if published_up_to is None:
+                    stop.wait(self._settings.relay_idle_seconds)
+                else:
+                    position = published_up_to
+        finally:
+            producer.close(timeout=5)
+            log.info("relay stopped at notification %d", position)
+
+    def _recorded_position_or(self, position: int) -> int:
+        try:
+            return max(position, self.position())
+        except Exception:  # the store is still down: keep ours
+            return position
+
+    def _relay_batch(self, producer: KafkaProducer, position: int) -> int | None:
+        """Publish the next batch after ``position``; return the new position,
+        or None when everything recorded is published."""
+        recorder = self._ledger.recorder
+        notifications = recorder.select_notifications(
+            start=position, limit=self._settings.relay_batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            metrics.RELAY_LAG.set(0)
+            return None
+        futures: list[FutureRecordMetadata] = []
+        for notification in notifications:
+            event = self._ledger.mapper.to_domain_event(notification)
+            for publication in self._publisher.publications(event):
+                futures.append(
+                    producer.send(
+                        self._topics[publication.channel],
+                        key=publication.key.encode(),
+                        value=publication.value,
+                        headers=[("event_id", publication.event_id.encode())],
+                    )
+                )
+        producer.flush(timeout=clients.ACK_TIMEOUT_SECONDS)
+        for future in futures:
+            future.get(timeout=clients.ACK_TIMEOUT_SECONDS)  # raises unless acknowledged
+        last = notifications[-1].id
+        self._tracking.insert_tracking(Tracking(self.tracking_name, last))
+        metrics.RELAY_PUBLISHED.inc(len(futures))
+        metrics.RELAY_LAG.set(max((recorder.max_notification_id() or 0) - last, 0))
+        return last

@@ -1,2 +1,0 @@
-"""kafka-python wiring of the invoice pipeline: the consumer, the outbox relay,
-topic creation."""

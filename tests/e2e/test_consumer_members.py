@@ -1,0 +1,78 @@
+"""Two and three consumer processes in one group, members killed with SIGKILL
+and new ones joining while invoices arrive: every invoice decided exactly
+once, as the oracle says, and published exactly once."""
+
+from __future__ import annotations
+
+import random
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from infra.entrypoints.workers import parts
+from infra.wiring.container import Container
+from tests.e2e.outage_support import settlement_counts, stop, wait_until
+from tests.e2e.test_pipeline_crashes import expected_settlements, service, stop_cleanly, workload
+from tests.kafka_server import (
+    decisions_by_invoice,
+    kafka_bootstrap,
+    pipeline_settings,
+    produce,
+    read_topic,
+)
+
+__all__ = ["kafka_bootstrap"]
+
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(600)]
+
+
+@pytest.mark.parametrize("members", [2, 3])
+def test_members_killed_and_joining_while_invoices_arrive_decide_each_exactly_once(
+    store_url: str, kafka_bootstrap: str, tmp_path: Path, members: int
+) -> None:
+    # Given a group of consumers and a relay, and accounts with credits
+    settings = pipeline_settings(store_url, kafka_bootstrap, kafka_partitions=6, consumer_batch_size=50)
+    container = Container(settings)
+    grants, invoices = workload(seed=70 + members, accounts=80, count=2_400)
+    for account, amount in grants.items():
+        container.ledger.grant(account, f"grant-{account}", "USD", amount, "promotion")
+    expected = expected_settlements(grants, invoices)
+    rng = random.Random(members)
+    chunks = [invoices[n : n + 400] for n in range(0, len(invoices), 400)]
+    with ExitStack() as stack:
+        relay = stack.enter_context(service("relay", settings, tmp_path))
+        group = [stack.enter_context(service("consume", settings, tmp_path)) for _ in range(members)]
+        for round_, chunk in enumerate(chunks):
+            produce(kafka_bootstrap, settings.invoices_topic, [(i["account_id"], i) for i in chunk])
+            if round_ % 2 == 0:
+                # When a member is killed mid-stream and a new one joins
+                wait_until(lambda: len(decisions_by_invoice(container.ledger)) > 0, "some decisions")
+                victim = group.pop(rng.randrange(len(group)))
+                stop(victim)
+                group.append(stack.enter_context(service("consume", settings, tmp_path)))
+
+        relay_position = parts.outbox_relay(container).position
+
+        def everything_published() -> bool:
+            decided = len(decisions_by_invoice(container.ledger)) == len(expected)
+            return decided and relay_position() == container.ledger.recorder.max_notification_id()
+
+        wait_until(everything_published, "every invoice decided and published", timeout=300, every=0.5)
+        assert all(member.poll() is None for member in group)
+        assert all(stop_cleanly(member) == 0 for member in group)
+        assert stop_cleanly(relay) == 0
+
+    # Then every invoice has exactly one decision with the oracle's amounts
+    decisions = decisions_by_invoice(container.ledger)
+    assert {k: len(v) for k, v in decisions.items()} == dict.fromkeys(expected, 1)
+    assert {
+        k: (d.credits_applied_minor, d.amount_due_minor, d.balance_after_minor)
+        for k, [d] in decisions.items()
+    } == expected
+    # And, the relay never failing over, exactly one settlement per invoice
+    settlements = read_topic(
+        kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= len(expected)
+    )
+    assert settlement_counts(settlements) == dict.fromkeys(expected, 1)
+    container.close()
