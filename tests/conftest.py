@@ -37,6 +37,11 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=_SLOW_STORES,
 )
+# Mutation testing runs the suite once per mutant: fewer, shorter examples,
+# still derandomized so a mutant's verdict does not depend on luck.
+settings.register_profile(
+    "mutation", parent=settings.get_profile("ci"), max_examples=10, stateful_step_count=20
+)
 settings.load_profile("ci")
 
 
