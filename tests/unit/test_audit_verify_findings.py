@@ -4,12 +4,15 @@ wrong position or says the wrong thing is as useless as none."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
 
 from application.audit import verify as verify_module
+from application.audit.invoice_index import InvoiceIndex
 from application.audit.rows import APPLIED, GRANTED, OPENED, PURCHASED, RawRow
 from application.audit.verify import (
     ANCHOR_MISMATCH,
@@ -485,15 +488,15 @@ def test_views_with_a_row_too_many_or_too_few_are_named() -> None:
     views = ViewsSnapshot(
         7,
         [
-            ViewBalance("acct-alice", "USD", 300, 500, 200, 0),
-            ViewBalance("acct-carol", "USD", 5, 5, 0, 0),  # never in the record
+            ViewBalance("acct-aaron", "USD", 5, 5, 0, 0),  # never in the record
+            ViewBalance("acct-alice", "USD", 300, 500, 200, 0),  # (still compared after it)
         ],  # and bob's EUR line missing
     )
     assert report_of(record.rows, views).findings == [
         Finding(
             VIEW_MISMATCH,
             7,
-            "acct-carol",
+            "acct-aaron",
             "the balance view holds an account and currency the record never had",
             "USD",
         ),
@@ -502,24 +505,95 @@ def test_views_with_a_row_too_many_or_too_few_are_named() -> None:
 
 
 @pytest.mark.parametrize(
-    "figures",
+    "recorded",
     [
-        # a line counts as held if any one figure is not zero
-        {"granted": 5, "balance": 5},
-        {"granted": 5, "applied": 5},
-        {"granted": 5, "used": 5},
+        # each a line where only one figure is not zero (the record is
+        # inconsistent; the replay goes on from what was recorded)
+        pytest.param(lambda r: r.grant(ALICE_ID, 0, 5), id="balance only"),
+        pytest.param(lambda r: r.grant(ALICE_ID, 5, 0), id="granted only"),
+        pytest.param(lambda r: r.invoice(ALICE_ID, "inv-1", 5, 5, 0), id="applied only"),
+        pytest.param(lambda r: r.purchase(ALICE_ID, 5, 5, 0), id="used only"),
     ],
 )
-def test_a_line_with_any_figure_must_be_in_the_views(figures: dict[str, int]) -> None:
+def test_a_line_with_any_figure_must_be_in_the_views(recorded: Callable[[Record], int]) -> None:
     record = Record()
     record.open(ALICE_ID)
+    recorded(record)
+    findings = report_of(record.rows, ViewsSnapshot(2, [])).findings
+    assert [(f.kind, f.account_id, f.currency) for f in findings if f.kind == VIEW_MISMATCH] == [
+        (VIEW_MISMATCH, "acct-alice", "USD")
+    ]
+
+
+def test_a_line_only_ever_invoiced_needs_no_view_row_and_later_lines_are_still_checked() -> None:
+    # given alice invoiced in EUR without credits (nothing held), and granted USD
+    record = Record()
+    record.open(ALICE_ID)
+    record.invoice(ALICE_ID, "inv-1", 700, 0, 0, currency="EUR")
     record.grant(ALICE_ID, 5, 5)
-    if "applied" in figures:
-        record.invoice(ALICE_ID, "inv-1", 5, 5, 0)
-    if "used" in figures:
-        record.purchase(ALICE_ID, 5, 5, 0)
-    findings = report_of(record.rows, ViewsSnapshot(record.rows[-1][0], [])).findings
-    assert [(f.kind, f.account_id, f.currency) for f in findings] == [(VIEW_MISMATCH, "acct-alice", "USD")]
+    # when the views hold neither
+    findings = report_of(record.rows, ViewsSnapshot(3, [])).findings
+    # then only the USD line is missing (EUR, sorted first, is skipped)
+    assert [(f.account_id, f.currency) for f in findings] == [("acct-alice", "USD")]
+
+
+def test_a_grant_of_one_minor_unit_is_within_the_rules() -> None:
+    record = Record()
+    record.open(ALICE_ID)
+    record.grant(ALICE_ID, 1, 1)
+    assert report_of(record.rows).findings == []
+
+
+@pytest.mark.parametrize("missing", [1, 2, 3, 4], ids=["originator", "version", "topic", "state"])
+def test_a_row_lacking_any_event_field_is_a_missing_event(missing: int) -> None:
+    record = alice_and_bob()
+    row = list(record.rows[4])
+    row[missing] = None
+    record.rows[4] = tuple(row)  # type: ignore[assignment]
+    assert report_of(record.rows).findings == [
+        Finding(MISSING_EVENT, 5, None, "a chain link is stored but its event is gone"),
+    ]
+
+
+def test_an_anchor_on_a_missing_event_is_checked_against_its_chain_link() -> None:
+    record = alice_and_bob()
+    position, *_event, stored = record.rows[4]
+    assert stored is not None
+    record.rows[4] = (position, None, None, None, None, stored)
+    # given an anchor recorded at that position, matching its link
+    report = report_of(record.rows, anchor=Anchor(5, stored))
+    # then the anchor holds: only the missing event is named
+    assert [f.kind for f in report.findings] == [MISSING_EVENT]
+
+
+def test_a_totals_finding_for_a_line_no_event_completed_is_placed_before_the_record() -> None:
+    # given a grant whose balance-after is missing: it counts toward the
+    # granted total but no event of the line was read to the end
+    record = Record()
+    record.open(ALICE_ID)
+    record.add(ALICE_ID, GRANTED, {"currency": "USD", "amount_minor": 5})
+    findings = report_of(record.rows).findings
+    assert [(f.kind, f.position) for f in findings] == [(TOTALS_MISMATCH, 0), (UNDECODABLE, 2)]
+
+
+def test_invoices_decided_twice_across_index_chunks_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given an invoice index that spills to disk every two ids (50,000 in
+    # production), so duplicates surface as chunks are merged
+    monkeypatch.setattr(verify_module, "InvoiceIndex", functools.partial(InvoiceIndex, chunk=2))
+    record = Record()
+    record.open(ALICE_ID)
+    for n in range(5):
+        record.invoice(ALICE_ID, f"inv-{n}", 0, 0, 0)
+    record.open(BOB_ID)
+    record.invoice(BOB_ID, "inv-0", 0, 0, 0)  # 8
+    record.invoice(BOB_ID, "inv-9", 0, 0, 0)
+    record.invoice(BOB_ID, "inv-3", 0, 0, 0)  # 10
+    assert report_of(record.rows).findings == [
+        Finding(DUPLICATE_INVOICE, 8, "acct-bob", "invoice 'inv-0' was already decided at position 2", "USD"),
+        Finding(
+            DUPLICATE_INVOICE, 10, "acct-bob", "invoice 'inv-3' was already decided at position 5", "USD"
+        ),
+    ]
 
 
 def test_anchor_that_matches_is_no_finding() -> None:
