@@ -3,6 +3,8 @@ it acts on this sentence, so it must quote what was refused, and no more."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from application.money import format_minor, to_minor
@@ -71,3 +73,48 @@ def test_an_amount_of_exactly_thirty_two_characters_is_accepted() -> None:
 )
 def test_a_negative_amount_formats_with_its_sign(minor: int, currency: str, text: str) -> None:
     assert format_minor(minor, currency) == text
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            lambda a: a.buy_calling_credits("bad id", "USD", 100),
+            "purchase_id must be 1-128 characters of letters, digits and ._:@/+- "
+            "starting with a letter or digit, got 'bad id'",
+        ),
+        (
+            lambda a: a.buy_calling_credits("purchase-2", "USD", 0),
+            "price_minor must be greater than zero, got 0",
+        ),
+        (
+            lambda a: a.buy_calling_credits("purchase-1", "USD", 200),
+            "purchase_id 'purchase-1' was already recorded with different content: "
+            "price_minor 100 recorded, 200 given",
+        ),
+        (
+            lambda a: a.apply_to_invoice("inv-1", "USD", 900),
+            "invoice_id 'inv-1' was already recorded with different content: "
+            "invoice_total_minor 300 recorded, 900 given",
+        ),
+        (
+            lambda a: a.apply_to_invoice("inv-2", "USD", -1),
+            "invoice_total_minor must be zero or more, got -1",
+        ),
+        (
+            lambda a: a.grant("grant-2", "USD", 0, "promotion", ""),
+            "amount_minor must be greater than zero, got 0",
+        ),
+    ],
+)
+def test_each_command_names_the_field_it_refuses(
+    command: Callable[[CreditAccount], object], message: str
+) -> None:
+    # given an account with a purchase and an invoice recorded
+    account = CreditAccount.open("acct-alice")
+    account.buy_calling_credits("purchase-1", "USD", 100)
+    account.apply_to_invoice("inv-1", "USD", 300)
+    # when a command breaks a rule, then the refusal names the field and value
+    with pytest.raises((InvalidCommandError, IdempotencyConflictError)) as raised:
+        command(account)
+    assert str(raised.value) == message
