@@ -118,3 +118,8 @@ def test_each_command_names_the_field_it_refuses(
     with pytest.raises((InvalidCommandError, IdempotencyConflictError)) as raised:
         command(account)
     assert str(raised.value) == message
+
+
+def test_an_invoice_of_zero_is_decided_not_refused() -> None:
+    account = CreditAccount.open("acct-alice")
+    assert account.apply_to_invoice("inv-0", "USD", 0).event.amount_due_minor == 0
