@@ -159,3 +159,16 @@ def test_history_of_a_malformed_account_id_names_the_field(ledger: Ledger) -> No
     with pytest.raises(InvalidCommandError) as raised:
         ledger.history("bad id")
     assert str(raised.value).startswith("account_id must be 1-128 characters")
+
+
+def test_retries_back_off_exponentially_up_to_a_quarter_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a ledger whose pauses are recorded, and nine lost races in a row
+    pauses: list[float] = []
+    monkeypatch.setattr(ledger_module.time, "sleep", pauses.append)
+    ledger = Ledger()
+    failing_inserts(ledger, monkeypatch, failures=9)
+    # when a grant is finally recorded
+    ledger.grant("acct-alice", "grant-1", "USD", 500, "promotion")
+    # then it paused 2 ms, doubling each time, never more than 250 ms
+    assert pauses == pytest.approx([0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.25, 0.25])
+    ledger.close()
