@@ -123,3 +123,9 @@ def test_each_command_names_the_field_it_refuses(
 def test_an_invoice_of_zero_is_decided_not_refused() -> None:
     account = CreditAccount.open("acct-alice")
     assert account.apply_to_invoice("inv-0", "USD", 0).event.amount_due_minor == 0
+
+
+def test_an_unknown_currency_is_quoted() -> None:
+    with pytest.raises(InvalidCommandError) as raised:
+        to_minor("1.00", "XYZ")
+    assert str(raised.value) == "unknown currency 'XYZ': use an ISO 4217 code such as USD"
