@@ -129,3 +129,13 @@ def test_an_unknown_currency_is_quoted() -> None:
     with pytest.raises(InvalidCommandError) as raised:
         to_minor("1.00", "XYZ")
     assert str(raised.value) == "unknown currency 'XYZ': use an ISO 4217 code such as USD"
+
+
+def test_a_grant_past_the_balance_limit_names_the_currency_and_the_figures() -> None:
+    account = CreditAccount.open("acct-alice")
+    account.grant("grant-1", "EUR", 10**15, "promotion", "")
+    with pytest.raises(InvalidCommandError) as raised:
+        account.grant("grant-2", "EUR", 1, "promotion", "")
+    assert str(raised.value) == (
+        f"a grant of 1 would take the EUR balance ({10**15}) past the limit of {10**15} minor units"
+    )
