@@ -10,7 +10,7 @@ import pytest
 from application.money import format_minor, to_minor
 from domain.credit_account import CreditAccount
 from domain.errors import IdempotencyConflictError, InvalidCommandError
-from domain.rules import quoted
+from domain.rules import check_note, check_reason, quoted
 
 
 def test_a_short_value_is_quoted_whole() -> None:
@@ -139,3 +139,12 @@ def test_a_grant_past_the_balance_limit_names_the_currency_and_the_figures() -> 
     assert str(raised.value) == (
         f"a grant of 1 would take the EUR balance ({10**15}) past the limit of {10**15} minor units"
     )
+
+
+def test_a_bad_reason_or_note_is_named() -> None:
+    with pytest.raises(InvalidCommandError) as reason:
+        check_reason("bribe")
+    assert str(reason.value) == "reason must be one of compensation, refund, promotion, goodwill, got 'bribe'"
+    with pytest.raises(InvalidCommandError) as note:
+        check_note("x" * 1001)
+    assert str(note.value) == "note must be at most 1000 characters, got 1001"
