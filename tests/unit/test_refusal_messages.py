@@ -10,7 +10,7 @@ import pytest
 from application.money import format_minor, to_minor
 from domain.credit_account import CreditAccount
 from domain.errors import IdempotencyConflictError, InvalidCommandError
-from domain.rules import check_note, check_reason, quoted
+from domain.rules import check_currency, check_minor_units, check_note, check_reason, quoted
 
 
 def test_a_short_value_is_quoted_whole() -> None:
@@ -148,3 +148,25 @@ def test_a_bad_reason_or_note_is_named() -> None:
     with pytest.raises(InvalidCommandError) as note:
         check_note("x" * 1001)
     assert str(note.value) == "note must be at most 1000 characters, got 1001"
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (lambda: check_note(5), "note must be text"),
+        (lambda: check_note("a\ud800"), "note must be valid Unicode (it holds a lone surrogate)"),
+        (lambda: check_currency("usd"), "currency must be an ISO 4217 code such as USD, got 'usd'"),
+        (
+            lambda: check_minor_units("amount_minor", 2.5, allow_zero=False),  # type: ignore[arg-type]
+            "amount_minor must be an integer number of minor units",
+        ),
+        (
+            lambda: check_minor_units("amount_minor", 10**15 + 1, allow_zero=False),
+            "amount_minor must be at most 1000000000000000, got 1000000000000001",
+        ),
+    ],
+)
+def test_each_text_and_number_rule_says_what_it_refused(check: Callable[[], None], message: str) -> None:
+    with pytest.raises(InvalidCommandError) as raised:
+        check()
+    assert str(raised.value) == message
