@@ -155,9 +155,10 @@ def test_a_grant_without_a_note_records_an_empty_note(ledger: Ledger) -> None:
     assert account._grants["grant-1"].note == ""
 
 
-def test_history_of_a_malformed_account_id_names_the_field(ledger: Ledger) -> None:
+@pytest.mark.parametrize("query", ["history", "balance", "account"])
+def test_a_query_for_a_malformed_account_id_names_the_field(ledger: Ledger, query: str) -> None:
     with pytest.raises(InvalidCommandError) as raised:
-        ledger.history("bad id")
+        getattr(ledger, query)("bad id")
     assert str(raised.value).startswith("account_id must be 1-128 characters")
 
 
