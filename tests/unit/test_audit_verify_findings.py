@@ -416,6 +416,21 @@ def test_a_wrong_recorded_balance_is_one_finding_and_the_replay_goes_on_from_it(
     ]
 
 
+def test_a_totals_finding_subtracts_calling_credits_too() -> None:
+    record = Record()
+    record.open(ALICE_ID)
+    record.grant(ALICE_ID, 500, 600)  # recorded 600, replay gives 500
+    record.purchase(ALICE_ID, 100, 100, 500)
+    findings = report_of(record.rows).findings
+    assert findings[-1] == Finding(
+        TOTALS_MISMATCH,
+        3,
+        "acct-alice",
+        "granted 500 - applied 0 - used 100 = 400, but the last recorded balance is 500",
+        "USD",
+    )
+
+
 def test_totals_count_calling_credits_too() -> None:
     record = Record()
     record.open(ALICE_ID)

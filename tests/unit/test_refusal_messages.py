@@ -170,3 +170,9 @@ def test_each_text_and_number_rule_says_what_it_refused(check: Callable[[], None
     with pytest.raises(InvalidCommandError) as raised:
         check()
     assert str(raised.value) == message
+
+
+def test_a_key_with_a_dot_segment_is_quoted() -> None:
+    with pytest.raises(InvalidCommandError) as raised:
+        CreditAccount.open("tenant/../acct")
+    assert str(raised.value) == "account_id must not have '.' or '..' as a path segment, got 'tenant/../acct'"
