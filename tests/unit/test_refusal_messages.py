@@ -84,6 +84,21 @@ def test_a_negative_amount_formats_with_its_sign(minor: int, currency: str, text
             "starting with a letter or digit, got 'bad id'",
         ),
         (
+            lambda a: a.grant("bad id", "USD", 100, "promotion", ""),
+            "grant_id must be 1-128 characters of letters, digits and ._:@/+- "
+            "starting with a letter or digit, got 'bad id'",
+        ),
+        (
+            lambda a: a.apply_to_invoice("bad id", "USD", 100),
+            "invoice_id must be 1-128 characters of letters, digits and ._:@/+- "
+            "starting with a letter or digit, got 'bad id'",
+        ),
+        (
+            lambda _: CreditAccount.open("bad id"),
+            "account_id must be 1-128 characters of letters, digits and ._:@/+- "
+            "starting with a letter or digit, got 'bad id'",
+        ),
+        (
             lambda a: a.buy_calling_credits("purchase-2", "USD", 0),
             "price_minor must be greater than zero, got 0",
         ),
