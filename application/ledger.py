@@ -13,6 +13,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError
 from eventsourcing.utils import Environment
 
+from application.entries import LedgerEntry, ledger_entry
 from application.money import check_known_currency
 from application.results import (
     AccountBalance,
@@ -20,10 +21,7 @@ from application.results import (
     GrantResult,
     InvoiceSettlement,
     PurchaseResult,
-    grant_result,
-    history_entry,
-    invoice_settlement,
-    purchase_result,
+    result_of,
 )
 from application.startup import creating_tables
 from domain.credit_account import CreditAccount
@@ -93,7 +91,7 @@ class Ledger(Application[UUID]):
 
         def decide(account: CreditAccount) -> GrantResult:
             outcome = account.grant(grant_id, currency, amount_minor, reason, note)
-            return grant_result(account_id, outcome.event, outcome.is_new)
+            return result_of(GrantResult, account_id, ledger_entry(outcome.event), outcome.is_new)
 
         return self._write_one(account_id, decide)
 
@@ -132,7 +130,8 @@ class Ledger(Application[UUID]):
                     outcomes.append(error)
                     continue
                 owners[request.invoice_id] = request.account_id
-                outcomes.append(invoice_settlement(request.account_id, outcome.event, outcome.is_new))
+                entry = ledger_entry(outcome.event)
+                outcomes.append(result_of(InvoiceSettlement, request.account_id, entry, outcome.is_new))
             return outcomes
 
         return self._write(decide_all)
@@ -144,7 +143,7 @@ class Ledger(Application[UUID]):
 
         def decide(account: CreditAccount) -> PurchaseResult:
             outcome = account.buy_calling_credits(purchase_id, currency, price_minor)
-            return purchase_result(account_id, outcome.event, outcome.is_new)
+            return result_of(PurchaseResult, account_id, ledger_entry(outcome.event), outcome.is_new)
 
         return self._write_one(account_id, decide)
 
@@ -161,11 +160,15 @@ class Ledger(Application[UUID]):
             balances=[CurrencyBalance(c, b) for c, b in account.balances.items()],
         )
 
-    def history(self, account_id: str) -> list[dict[str, Any]]:
-        """Every ledger entry of the account, oldest first."""
+    def entries(self, account_id: str) -> list[LedgerEntry]:
+        """Every ledger entry of the account, oldest first, from its recorded events."""
         check_key("account_id", account_id)
         events = self.events.get(CreditAccount.id_for(account_id))
-        return [entry for entry in map(history_entry, events) if entry is not None]
+        return [entry for entry in map(ledger_entry, events) if entry is not None]
+
+    def history(self, account_id: str) -> list[dict[str, Any]]:
+        """Every ledger entry of the account as a usage-history line, oldest first."""
+        return [entry.history_json() for entry in self.entries(account_id)]
 
     def account(self, account_id: str) -> CreditAccount | None:
         return self._load(account_id)

@@ -1,28 +1,20 @@
-"""What the ledger answers: plain records whose fields are the public contract."""
+"""What the ledger answers: plain records whose fields are the public contract.
+
+A command's result names fields of the ledger entry it recorded, by their
+public names (application.entries); ``result_of`` fills them in.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
 
-from domain.credit_account import CreditAccount
-
-_EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:promotional-credits:event")
-
-
-def event_id(originator_id: UUID, originator_version: int) -> str:
-    """A recorded event's public id: stable, so republishing keeps it."""
-    return str(uuid5(_EVENT_NAMESPACE, f"{originator_id}:{originator_version}"))
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+from application.entries import LedgerEntry
 
 
 @dataclass(frozen=True)
 class _Result:
+    account_id: str
     # Whether this call recorded the decision or returned an earlier one;
     # not part of the published record.
     is_new: bool = field(default=True, kw_only=True, compare=False)
@@ -35,7 +27,6 @@ class _Result:
 
 @dataclass(frozen=True)
 class GrantResult(_Result):
-    account_id: str
     grant_id: str
     currency: str
     amount_minor: int
@@ -44,7 +35,6 @@ class GrantResult(_Result):
 
 @dataclass(frozen=True)
 class InvoiceSettlement(_Result):
-    account_id: str
     invoice_id: str
     currency: str
     invoice_total_minor: int
@@ -55,7 +45,6 @@ class InvoiceSettlement(_Result):
 
 @dataclass(frozen=True)
 class PurchaseResult(_Result):
-    account_id: str
     purchase_id: str
     currency: str
     price_minor: int
@@ -80,77 +69,10 @@ class AccountBalance:
         return asdict(self)
 
 
-def grant_result(account_id: str, event: CreditAccount.CreditGranted, is_new: bool) -> GrantResult:
-    return GrantResult(
-        account_id=account_id,
-        grant_id=event.grant_id,
-        currency=event.currency,
-        amount_minor=event.amount_minor,
-        balance_minor=event.balance_after_minor,
-        is_new=is_new,
-    )
+R = TypeVar("R", bound=_Result)
 
 
-def invoice_settlement(
-    account_id: str, event: CreditAccount.CreditApplied, is_new: bool
-) -> InvoiceSettlement:
-    return InvoiceSettlement(
-        account_id=account_id,
-        invoice_id=event.invoice_id,
-        currency=event.currency,
-        invoice_total_minor=event.invoice_total_minor,
-        credits_applied_minor=event.credits_applied_minor,
-        amount_due_minor=event.amount_due_minor,
-        balance_minor=event.balance_after_minor,
-        is_new=is_new,
-    )
-
-
-def purchase_result(
-    account_id: str, event: CreditAccount.CallingCreditPurchased, is_new: bool
-) -> PurchaseResult:
-    return PurchaseResult(
-        account_id=account_id,
-        purchase_id=event.purchase_id,
-        currency=event.currency,
-        price_minor=event.price_minor,
-        credits_used_minor=event.credits_used_minor,
-        amount_due_minor=event.amount_due_minor,
-        balance_minor=event.balance_after_minor,
-        is_new=is_new,
-    )
-
-
-def history_entry(event: object) -> dict[str, Any] | None:
-    """One line of an account's usage history, or None for bookkeeping events."""
-    if isinstance(event, CreditAccount.CreditGranted):
-        entry: dict[str, Any] = {
-            "type": "grant",
-            "grant_id": event.grant_id,
-            "amount_minor": event.amount_minor,
-            "reason": event.reason,
-            "note": event.note,
-        }
-    elif isinstance(event, CreditAccount.CreditApplied):
-        entry = {
-            "type": "invoice",
-            "invoice_id": event.invoice_id,
-            "amount_minor": event.credits_applied_minor,
-            "invoice_total_minor": event.invoice_total_minor,
-            "amount_due_minor": event.amount_due_minor,
-        }
-    elif isinstance(event, CreditAccount.CallingCreditPurchased):
-        entry = {
-            "type": "calling_credit_purchase",
-            "purchase_id": event.purchase_id,
-            "amount_minor": event.credits_used_minor,
-            "price_minor": event.price_minor,
-            "amount_due_minor": event.amount_due_minor,
-        }
-    else:
-        return None
-    entry["currency"] = event.currency
-    entry["balance_minor"] = event.balance_after_minor
-    entry["occurred_at"] = rfc3339(event.timestamp)
-    entry["event_id"] = event_id(event.originator_id, event.originator_version)
-    return entry
+def result_of(result: type[R], account_id: str, entry: LedgerEntry, is_new: bool) -> R:
+    """The answer to a command, read from the entry it recorded (or recorded before)."""
+    names = [f.name for f in fields(result) if f.name not in ("account_id", "is_new")]
+    return result(account_id=account_id, is_new=is_new, **entry.public(names))

@@ -217,6 +217,25 @@ def fresh_pg_database(server_url: str) -> str:
     return server_url.rpartition("/")[0] + "/" + name
 
 
+def with_servers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The broker and PostgreSQL server options every benchmark takes."""
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    )
+    parser.add_argument("--postgres", default=os.environ.get("PROMOCREDITS_TEST_POSTGRES_URL", ""))
+    return parser
+
+
+def postgres_server(configured: str) -> str:
+    """The server URL given, else the throwaway local server's (started if need be)."""
+    return (
+        configured
+        or subprocess.run(
+            ["bash", str(ROOT / "ops/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -224,17 +243,8 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=100_000)
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    )
-    parser.add_argument("--postgres", default=os.environ.get("PROMOCREDITS_TEST_POSTGRES_URL", ""))
-    args = parser.parse_args()
-    pg_server = (
-        args.postgres
-        or subprocess.run(
-            ["bash", str(ROOT / "ops/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
-        ).stdout.strip()
-    )
+    args = with_servers(parser).parse_args()
+    pg_server = postgres_server(args.postgres)
 
     messages = invoices(uuid.uuid4().hex[:8], args.invoices, args.accounts)
     results: dict[str, float] = {}

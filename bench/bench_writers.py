@@ -32,8 +32,10 @@ from bench_pipeline import (  # noqa: E402
     create_topics,
     fresh_pg_database,
     invoices,
+    postgres_server,
     produce_all,
     seed_grants,
+    with_servers,
 )
 
 from infra.adapters.store.tables import CLAIMS_SUFFIX, POSTGRES_EVENTS  # noqa: E402
@@ -89,17 +91,8 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=40_000)
     parser.add_argument("--accounts", type=int, default=2_000)
     parser.add_argument("--processes", default="1,2,4")
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    )
-    parser.add_argument("--postgres", default=os.environ.get("PROMOCREDITS_TEST_POSTGRES_URL", ""))
-    args = parser.parse_args()
-    pg_server = (
-        args.postgres
-        or subprocess.run(
-            ["bash", str(ROOT / "ops/postgres/pg.sh"), "up"], check=True, capture_output=True, text=True
-        ).stdout.strip()
-    )
+    args = with_servers(parser).parse_args()
+    pg_server = postgres_server(args.postgres)
     rates = {
         n: bench(n, pg_server, args.bootstrap, args.invoices, args.accounts)
         for n in map(int, args.processes.split(","))

@@ -17,9 +17,18 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from application.results import event_id, rfc3339
+from application.entries import GRANT, INVOICE, PURCHASE, EntryKind, LedgerEntry, ledger_entry
 from consumers import contracts
 from domain.credit_account import CreditAccount
+
+_LEDGER_EVENTS: dict[EntryKind, type[BaseModel]] = {
+    GRANT: contracts.CreditGranted,
+    INVOICE: contracts.CreditApplied,
+    PURCHASE: contracts.CallingCreditPurchased,
+}
+# Fields of an outbound message that are not the entry's: the message's own
+# type, and the business account id, which only the Opened event carries.
+OWN_FIELDS = frozenset({"event_type", "account_id"})
 
 
 class Channel(Enum):
@@ -55,57 +64,15 @@ class Publisher:
         if isinstance(event, CreditAccount.Opened):
             self._remember(event.originator_id, event.account_id)
             return []
-        if not isinstance(
-            event,
-            CreditAccount.CreditGranted | CreditAccount.CreditApplied | CreditAccount.CallingCreditPurchased,
-        ):
+        entry = ledger_entry(event)
+        if entry is None:
             return []
-        account_id = self._account_id(event.originator_id)
-        common: dict[str, object] = {
-            "event_id": event_id(event.originator_id, event.originator_version),
-            "account_id": account_id,
-            "currency": event.currency,
-            "balance_minor": event.balance_after_minor,
-        }
-        entry = {
-            **common,
-            "occurred_at": rfc3339(event.timestamp),
-            "account_version": event.originator_version,
-        }
+        account_id = self._account_id(entry.account_uuid)
         published: list[Publication] = []
-        ledger_event: BaseModel
-        if isinstance(event, CreditAccount.CreditGranted):
-            ledger_event = contracts.CreditGranted.model_validate(
-                {
-                    **entry,
-                    "grant_id": event.grant_id,
-                    "amount_minor": event.amount_minor,
-                    "reason": event.reason,
-                    "note": event.note,
-                }
-            )
-        elif isinstance(event, CreditAccount.CreditApplied):
-            amounts = {
-                "invoice_id": event.invoice_id,
-                "invoice_total_minor": event.invoice_total_minor,
-                "credits_applied_minor": event.credits_applied_minor,
-                "amount_due_minor": event.amount_due_minor,
-            }
-            settlement = contracts.InvoiceCreditsApplied.model_validate(
-                {**common, **amounts, "decided_at": rfc3339(event.timestamp)}
-            )
+        if entry.kind == INVOICE:
+            settlement = _message(contracts.InvoiceCreditsApplied, entry, account_id)
             published.append(_publication(Channel.SETTLEMENTS, account_id, settlement))
-            ledger_event = contracts.CreditApplied.model_validate({**entry, **amounts})
-        else:
-            ledger_event = contracts.CallingCreditPurchased.model_validate(
-                {
-                    **entry,
-                    "purchase_id": event.purchase_id,
-                    "price_minor": event.price_minor,
-                    "credits_used_minor": event.credits_used_minor,
-                    "amount_due_minor": event.amount_due_minor,
-                }
-            )
+        ledger_event = _message(_LEDGER_EVENTS[entry.kind], entry, account_id)
         published.append(_publication(Channel.LEDGER_EVENTS, account_id, ledger_event))
         return published
 
@@ -121,6 +88,11 @@ class Publisher:
         self._accounts.move_to_end(originator_id)
         while len(self._accounts) > self._cache_size:
             self._accounts.popitem(last=False)
+
+
+def _message(model: type[BaseModel], entry: LedgerEntry, account_id: str) -> BaseModel:
+    names = [name for name in model.model_fields if name not in OWN_FIELDS]
+    return model.model_validate({**entry.public(names), "account_id": account_id})
 
 
 def _publication(channel: Channel, key: str, message: BaseModel) -> Publication:

@@ -7,7 +7,12 @@ SQL) lets the same projection feed SQLite and PostgreSQL views identically.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from application.entries import KindAmounts, LedgerEntry, rfc3339
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,9 @@ class BalanceMoved:
 
 
 @dataclass(frozen=True)
-class HistoryRow:
+class HistoryRow(KindAmounts):
+    """A ledger entry as the history view stores it, with its position."""
+
     account_uuid: str
     version: int
     notification_id: int
@@ -51,11 +58,6 @@ class HistoryRow:
     amount_minor: int
     balance_minor: int
     occurred_at: str
-    invoice_total_minor: int | None = None
-    amount_due_minor: int | None = None
-    price_minor: int | None = None
-    reason: str | None = None
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,43 @@ class DailyMoved:
     calling_credits_minor: int = 0
     invoices_decided: int = 0
     invoices_touched: int = 0  # decisions that applied some credit
+
+
+# History columns that hold an entry field under another name; the rest share
+# the entry's names.
+_RENAMED = {
+    "version": "account_version",
+    "type": "kind",
+    "business_key": "key",
+    "balance_minor": "balance_after_minor",
+}
+# Stored as text, so that SQLite and PostgreSQL hold them alike.
+_AS_TEXT = ("account_uuid", "occurred_at")
+
+
+def history_row(entry: LedgerEntry, notification_id: int) -> HistoryRow:
+    values: dict[str, Any] = {
+        column.name: getattr(entry, _RENAMED.get(column.name, column.name))
+        for column in fields(HistoryRow)
+        if column.name != "notification_id" and column.name not in _AS_TEXT
+    }
+    return HistoryRow(
+        notification_id=notification_id,
+        account_uuid=str(entry.account_uuid),
+        occurred_at=rfc3339(entry.occurred_at),
+        **values,
+    )
+
+
+def entry_from_row(row: HistoryRow) -> LedgerEntry:
+    values: dict[str, Any] = {
+        _RENAMED.get(name, name): value
+        for name, value in vars(row).items()
+        if name != "notification_id" and name not in _AS_TEXT
+    }
+    return LedgerEntry(
+        account_uuid=UUID(row.account_uuid), occurred_at=datetime.fromisoformat(row.occurred_at), **values
+    )
 
 
 Change = AccountSeen | BalanceMoved | HistoryRow | DailyMoved

@@ -8,9 +8,17 @@ from typing import Any, cast
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from application.results import history_entry, rfc3339
+from application.entries import GRANT, INVOICE, LedgerEntry, ledger_entry, rfc3339
 from domain.credit_account import CreditAccount
-from projections.changes import AccountSeen, BalanceMoved, Change, DailyMoved, HistoryRow
+from projections.changes import (
+    AccountSeen,
+    BalanceMoved,
+    Change,
+    DailyMoved,
+    HistoryRow,
+    entry_from_row,
+    history_row,
+)
 from projections.ports import SetAside, ViewStore
 from projections.storable import checked, storable_error
 
@@ -30,10 +38,6 @@ def _split(batch: Sequence[Prepared]) -> tuple[list[Change], list[SetAside]]:
     return changes, set_aside
 
 
-# The business key of each kind of history entry.
-_KEYS = {"grant": "grant_id", "invoice": "invoice_id", "calling_credit_purchase": "purchase_id"}
-
-
 def changes_for(event: object, notification_id: int) -> list[Change]:
     """Everything one recorded event changes in the views; [] for none.
 
@@ -46,83 +50,43 @@ def changes_for(event: object, notification_id: int) -> list[Change]:
 def _changes(event: object, notification_id: int) -> list[Change]:
     if isinstance(event, CreditAccount.Opened):
         return [AccountSeen(str(event.originator_id), event.account_id, rfc3339(event.timestamp))]
-    entry = history_entry(event)
+    entry = ledger_entry(event)
     if entry is None:
         return []
-    assert isinstance(event, CreditAccount.Event)
-    account_uuid = str(event.originator_id)
-    occurred_at = entry["occurred_at"]
-    day = cast(Any, event).timestamp.date().isoformat()
-    currency = entry["currency"]
-    amount = entry["amount_minor"]
-    kind = entry["type"]
-    history = HistoryRow(
-        account_uuid=account_uuid,
-        version=event.originator_version,
-        notification_id=notification_id,
-        event_id=entry["event_id"],
-        type=kind,
-        business_key=entry[_KEYS[kind]],
-        currency=currency,
-        amount_minor=amount,
-        balance_minor=entry["balance_minor"],
-        occurred_at=occurred_at,
-        invoice_total_minor=entry.get("invoice_total_minor"),
-        amount_due_minor=entry.get("amount_due_minor"),
-        price_minor=entry.get("price_minor"),
-        reason=entry.get("reason"),
-        note=entry.get("note"),
-    )
-    if kind == "grant":
-        balance = _moved(account_uuid, entry, granted=amount)
-        daily = DailyMoved(day, currency, granted_minor=amount, granted_reason=entry["reason"])
-    elif kind == "invoice":
-        balance = _moved(account_uuid, entry, applied=amount)
+    account_uuid = str(entry.account_uuid)
+    day = entry.occurred_at.date().isoformat()
+    amount = entry.amount_minor
+    if entry.kind == GRANT:
+        balance = _moved(entry, granted=amount)
+        daily = DailyMoved(day, entry.currency, granted_minor=amount, granted_reason=entry.reason)
+    elif entry.kind == INVOICE:
+        balance = _moved(entry, applied=amount)
         daily = DailyMoved(
-            day, currency, applied_minor=amount, invoices_decided=1, invoices_touched=int(amount > 0)
+            day, entry.currency, applied_minor=amount, invoices_decided=1, invoices_touched=int(amount > 0)
         )
     else:
-        balance = _moved(account_uuid, entry, calling=amount)
-        daily = DailyMoved(day, currency, calling_credits_minor=amount)
-    return [AccountSeen(account_uuid, None, occurred_at), balance, history, daily]
+        balance = _moved(entry, calling=amount)
+        daily = DailyMoved(day, entry.currency, calling_credits_minor=amount)
+    seen = AccountSeen(account_uuid, None, rfc3339(entry.occurred_at))
+    return [seen, balance, history_row(entry, notification_id), daily]
 
 
-def _moved(
-    account_uuid: str, entry: dict[str, Any], granted: int = 0, applied: int = 0, calling: int = 0
-) -> BalanceMoved:
+def _moved(entry: LedgerEntry, granted: int = 0, applied: int = 0, calling: int = 0) -> BalanceMoved:
     return BalanceMoved(
-        account_uuid=account_uuid,
-        currency=entry["currency"],
-        balance_minor=entry["balance_minor"],
+        account_uuid=str(entry.account_uuid),
+        currency=entry.currency,
+        balance_minor=entry.balance_after_minor,
         granted_minor=granted,
         applied_minor=applied,
         calling_credits_minor=calling,
-        occurred_at=entry["occurred_at"],
+        occurred_at=rfc3339(entry.occurred_at),
         opens_currency=granted > 0,
     )
 
 
 def history_entry_from_row(row: HistoryRow) -> dict[str, Any]:
-    """The row as the ledger's own history entry (the CLI's and the API's shape)."""
-    entry: dict[str, Any] = {
-        "type": row.type,
-        _KEYS[row.type]: row.business_key,
-        "amount_minor": row.amount_minor,
-    }
-    if row.type == "grant":
-        entry["reason"] = row.reason
-        entry["note"] = row.note
-    elif row.type == "invoice":
-        entry["invoice_total_minor"] = row.invoice_total_minor
-        entry["amount_due_minor"] = row.amount_due_minor
-    else:
-        entry["price_minor"] = row.price_minor
-        entry["amount_due_minor"] = row.amount_due_minor
-    entry["currency"] = row.currency
-    entry["balance_minor"] = row.balance_minor
-    entry["occurred_at"] = row.occurred_at
-    entry["event_id"] = row.event_id
-    return entry
+    """The row as the ledger's own history line (the CLI's and the API's shape)."""
+    return entry_from_row(row).history_json()
 
 
 class LedgerViewsProjection(Projection[Any]):

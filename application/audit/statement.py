@@ -16,24 +16,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from application.entries import LedgerEntry, rfc3339
 from application.ledger import Ledger
-from application.results import history_entry, rfc3339
-from domain.credit_account import CreditAccount
-from domain.rules import check_key
 
 
 @dataclass(frozen=True)
 class StatementLine:
     """One ledger entry with the balance the fold reached after it."""
 
-    entry: dict[str, Any]
-    # Signed change to the balance: + granted, - applied or used.
-    change_minor: int
+    entry: LedgerEntry
     running_balance_minor: int
+
+    @property
+    def change_minor(self) -> int:
+        return self.entry.change_minor
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **self.entry,
+            **self.entry.history_json(),
             "change_minor": self.change_minor,
             "running_balance_minor": self.running_balance_minor,
         }
@@ -63,63 +63,40 @@ def balances_json(balances: dict[str, int]) -> list[dict[str, Any]]:
     return [{"currency": c, "balance_minor": b} for c, b in sorted(balances.items())]
 
 
-def _change(event: object) -> int:
-    if isinstance(event, CreditAccount.CreditGranted):
-        return event.amount_minor
-    if isinstance(event, CreditAccount.CreditApplied):
-        return -event.credits_applied_minor
-    if isinstance(event, CreditAccount.CallingCreditPurchased):
-        return -event.credits_used_minor
-    return 0
-
-
-def _ledger_events(ledger: Ledger, account_id: str) -> list[Any]:
-    check_key("account_id", account_id)
-    return [
-        event
-        for event in ledger.events.get(CreditAccount.id_for(account_id))
-        if history_entry(event) is not None
-    ]
-
-
 def balance_as_of(ledger: Ledger, account_id: str, as_of: datetime) -> dict[str, int]:
     """Each currency's balance after every event recorded at or before ``as_of``."""
     balances: dict[str, int] = {}
-    for event in _ledger_events(ledger, account_id):
+    for entry in ledger.entries(account_id):
         # Cut at the first later event rather than filtering by timestamp: the
         # stream's order is the truth, and if two writers' clocks disagreed a
         # filter could add a later event without an earlier one, giving a
         # balance that never existed.
-        if event.timestamp > as_of:
+        if entry.occurred_at > as_of:
             break
-        balances[event.currency] = balances.get(event.currency, 0) + _change(event)
+        balances[entry.currency] = balances.get(entry.currency, 0) + entry.change_minor
     return dict(sorted(balances.items()))
 
 
 def statement(
     ledger: Ledger, account_id: str, start: datetime | None = None, end: datetime | None = None
 ) -> Statement:
-    events = _ledger_events(ledger, account_id)
     opening: dict[str, int] = {}
     lines: list[StatementLine] = []
-    in_period = []
+    in_period: list[LedgerEntry] = []
     # In stream order, cut at the period's bounds (see balance_as_of).
     opened = start is None
-    for event in events:
-        if not opened and start is not None and event.timestamp <= start:
-            opening[event.currency] = opening.get(event.currency, 0) + _change(event)
+    for entry in ledger.entries(account_id):
+        if not opened and start is not None and entry.occurred_at <= start:
+            opening[entry.currency] = opening.get(entry.currency, 0) + entry.change_minor
             continue
         opened = True
-        if end is not None and event.timestamp > end:
+        if end is not None and entry.occurred_at > end:
             break
-        in_period.append(event)
+        in_period.append(entry)
     running = dict(opening)
-    for event in in_period:
-        change = _change(event)
-        running[event.currency] = running.get(event.currency, 0) + change
-        entry = history_entry(event)
-        assert entry is not None
-        lines.append(StatementLine(entry, change, running[event.currency]))
+    for entry in in_period:
+        running[entry.currency] = running.get(entry.currency, 0) + entry.change_minor
+        lines.append(StatementLine(entry, running[entry.currency]))
     # Every currency appears on both sides, so a reader can subtract.
     closing = {currency: running.get(currency, 0) for currency in sorted(running)}
     opening = {currency: opening.get(currency, 0) for currency in sorted(running)}

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 import orjson
 
 from application.audit.invoice_index import Decided, Duplicate, InvoiceIndex
-from application.audit.rows import APPLIED, GRANTED, OPENED, PURCHASED, RawRow
+from application.audit.rows import OPENED, RawRow
+from application.entries import INVOICE, SHAPES_BY_TOPIC
 from application.tamper_chain import GENESIS, link
 
 # A store tampered with wholesale would otherwise hold millions of findings in
@@ -233,22 +234,17 @@ class Verifier:
             self._add(UNDECODABLE, position, account.name, f"the stored event cannot be read: {error!r}")
 
     def _replay(self, position: int, account: _Account, topic: str, data: dict[str, Any]) -> None:
-        if topic == APPLIED:
-            currency = data["currency"]
-            line = self._line(account, currency)
-            total = data["invoice_total_minor"]
-            applied = data["credits_applied_minor"]
-            due = data["amount_due_minor"]
-            self._check_split(position, account, currency, line.balance, total, applied, due)
-            decided = Decided(position, account.name, currency)
-            for duplicate in self._invoices.add(data["invoice_id"], decided):
-                self._add_duplicate(duplicate)
-            line.applied += applied
-            line.balance -= applied
-        elif topic == GRANTED:
-            currency = data["currency"]
-            line = self._line(account, currency)
-            amount = data["amount_minor"]
+        shape = SHAPES_BY_TOPIC.get(topic)
+        if shape is None:
+            if topic == OPENED:
+                account.name = data["account_id"]
+            else:
+                self._add(UNKNOWN_TOPIC, position, account.name, f"unknown event type {topic!r}")
+            return
+        currency = data["currency"]
+        line = self._line(account, currency)
+        if shape.charge is None:
+            amount = data[shape.amount]
             if type(amount) is not int or amount <= 0:
                 self._add(
                     DECISION_RULE,
@@ -259,21 +255,19 @@ class Verifier:
                 )
             line.granted += amount
             line.balance += amount
-        elif topic == PURCHASED:
-            currency = data["currency"]
-            line = self._line(account, currency)
-            price = data["price_minor"]
-            used = data["credits_used_minor"]
-            due = data["amount_due_minor"]
-            self._check_split(position, account, currency, line.balance, price, used, due)
-            line.used += used
-            line.balance -= used
-        elif topic == OPENED:
-            account.name = data["account_id"]
-            return
         else:
-            self._add(UNKNOWN_TOPIC, position, account.name, f"unknown event type {topic!r}")
-            return
+            # In the order the event stores them: an event missing several
+            # fields is reported by the first.
+            charge, amount, due = data[shape.charge], data[shape.amount], data["amount_due_minor"]
+            self._check_split(position, account, currency, line.balance, charge, amount, due)
+            if shape.kind == INVOICE:
+                decided = Decided(position, account.name, currency)
+                for duplicate in self._invoices.add(data[shape.key], decided):
+                    self._add_duplicate(duplicate)
+                line.applied += amount
+            else:
+                line.used += amount
+            line.balance -= amount
         recorded = data["balance_after_minor"]
         if line.balance < 0 or recorded < 0:
             self._add(

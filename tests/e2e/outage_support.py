@@ -13,6 +13,9 @@ from typing import Any
 
 from kafka.consumer.fetcher import ConsumerRecord
 
+from infra.settings import Settings
+from infra.wiring.container import Container
+from tests.kafka_server import decisions_by_invoice, read_topic
 from tests.servers import SuiteServers, suite_servers, unavailable
 
 
@@ -77,3 +80,24 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.kill()
         process.wait()
+
+
+def assert_decided_once_as_the_oracle_says(
+    container: Container, settings: Settings, expected: dict[str, tuple[int, int, int]], repeats_at_most: int
+) -> None:
+    """Every invoice has exactly one recorded decision with the oracle's
+    (applied, due, balance after), and every decision is on the settlements
+    topic, repeated at most ``repeats_at_most`` times in all (the batches in
+    flight when a relay failed over)."""
+    decisions = decisions_by_invoice(container.ledger)
+    assert {k: len(v) for k, v in decisions.items()} == dict.fromkeys(expected, 1)
+    assert {
+        k: (d.credits_applied_minor, d.amount_due_minor, d.balance_after_minor)
+        for k, [d] in decisions.items()
+    } == expected
+    settlements = read_topic(
+        settings.kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= len(expected)
+    )
+    counts = settlement_counts(settlements)
+    assert set(counts) == set(expected)
+    assert sum(counts.values()) - len(expected) <= repeats_at_most

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from application.results import event_id
+from application.entries import event_id
 from domain.credit_account import CreditAccount
 from infra.entrypoints.workers import parts
 from infra.settings import Settings

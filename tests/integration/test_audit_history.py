@@ -65,10 +65,10 @@ def test_statement_running_balances_match_the_recorded_ones(ledger: Ledger) -> N
         result = statement(ledger, account, start, end)
         # then it lists exactly the entries after start up to and including end
         expected_ids = [e["event_id"] for e in entries if start < _when(e) <= end]
-        assert [line.entry["event_id"] for line in result.lines] == expected_ids
+        assert [line.entry.event_id for line in result.lines] == expected_ids
         # and each running balance is the balance the event recorded
         for line in result.lines:
-            assert line.running_balance_minor == line.entry["balance_minor"]
+            assert line.running_balance_minor == line.entry.balance_after_minor
         # and the opening and closing balances are the balances as of start and end
         assert {c: b for c, b in result.opening.items() if b} == {
             c: b for c, b in balance_as_of(ledger, account, start).items() if b

@@ -59,5 +59,5 @@ def test_a_past_balance_is_a_state_the_account_really_had() -> None:
 def test_a_statement_period_is_cut_in_stream_order() -> None:
     ledger = recorded_with_a_clock_stepped_back()
     result = statement(ledger, "acct-clock", end=T0 + timedelta(minutes=15))
-    assert [line.entry["grant_id"] for line in result.lines] == ["g1"]
+    assert [line.entry.key for line in result.lines] == ["g1"]
     assert result.closing == {"USD": 100}

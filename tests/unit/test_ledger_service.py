@@ -9,8 +9,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from application import ledger as ledger_module
+from application.entries import event_id
 from application.ledger import MAX_ATTEMPTS, MAX_UNAVAILABLE_ATTEMPTS, InvoiceRequest, Ledger
-from application.results import event_id
 from domain.credit_account import CreditAccount
 from domain.errors import InvalidCommandError
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import orjson
 
+from application.entries import event_id
 from application.ledger import InvoiceRequest, Ledger
-from application.results import InvoiceSettlement, event_id
+from application.results import InvoiceSettlement
 from consumers.contracts import InvoiceCreditsApplied, LedgerEvent, schema_documents
 from consumers.invoices import CONFLICT, INVALID, NOT_JSON, DeadLetter, Inbound, InvoiceBatchHandler, Settled
 from consumers.publications import Channel, Publisher

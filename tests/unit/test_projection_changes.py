@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import Tracking
 
-from application.results import history_entry, rfc3339
+from application.entries import ledger_entry, rfc3339
 from domain.credit_account import CreditAccount
 from projections.changes import AccountSeen, BalanceMoved, DailyMoved, HistoryRow
 from projections.cursor import InvalidCursorError, decode_cursor, encode_cursor
@@ -58,7 +58,9 @@ def test_history_rows_render_exactly_as_the_ledgers_history() -> None:
     for position, event in enumerate(alice_events()[1:], start=2):
         row = changes_for(event, position)[2]
         assert isinstance(row, HistoryRow)
-        assert history_entry_from_row(row) == history_entry(event)
+        entry = ledger_entry(event)
+        assert entry is not None
+        assert history_entry_from_row(row) == entry.history_json()
 
 
 def test_the_projection_hands_each_event_with_its_tracking_to_the_view() -> None:

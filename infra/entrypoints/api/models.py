@@ -1,10 +1,15 @@
-"""Request and response bodies; requests reject unknown fields."""
+"""Request and response bodies; requests reject unknown fields. The answers of
+writes are generated from the ledger's result records."""
 
 from __future__ import annotations
 
-from typing import Literal
+import dataclasses
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
+
+from application.results import GrantResult, PurchaseResult
+from domain.rules import GrantReason
 
 
 class _Request(BaseModel):
@@ -16,7 +21,7 @@ class GrantRequest(_Request):
     grant_id: StrictStr = Field(description="Idempotency key of this grant")
     amount_minor: StrictInt = Field(description="Amount in minor units, e.g. 2500 for 25.00 USD")
     currency: StrictStr = Field(description="ISO 4217 code", examples=["USD"])
-    reason: Literal["compensation", "refund", "promotion", "goodwill"]
+    reason: GrantReason
     note: StrictStr = ""
 
 
@@ -26,22 +31,27 @@ class PurchaseRequest(_Request):
     currency: StrictStr = Field(description="ISO 4217 code", examples=["USD"])
 
 
-class GrantResponse(BaseModel):
-    account_id: str
-    grant_id: str
-    currency: str
-    amount_minor: int
-    balance_minor: int = Field(description="The currency's balance right after this grant")
+def _answer_of(result: type[object], descriptions: dict[str, str]) -> type[BaseModel]:
+    """The HTTP answer of a write: the fields of the ledger's result record,
+    taken from it rather than written again, so the two cannot drift."""
+    hints = get_type_hints(result)
+    fields: dict[str, Any] = {
+        f.name: (hints[f.name], Field(description=descriptions.get(f.name)))
+        for f in dataclasses.fields(result)  # type: ignore[arg-type]
+        if f.init and f.name != "is_new"
+    }
+    return create_model(result.__name__.replace("Result", "Response"), **fields)
 
 
-class PurchaseResponse(BaseModel):
-    account_id: str
-    purchase_id: str
-    currency: str
-    price_minor: int
-    credits_used_minor: int
-    amount_due_minor: int
-    balance_minor: int
+GrantResponse = _answer_of(GrantResult, {"balance_minor": "The currency's balance right after this grant"})
+PurchaseResponse = _answer_of(
+    PurchaseResult,
+    {
+        "credits_used_minor": "Promotional credits spent on the purchase",
+        "amount_due_minor": "What the payment method pays",
+        "balance_minor": "The currency's balance right after this purchase",
+    },
+)
 
 
 class Balance(BaseModel):

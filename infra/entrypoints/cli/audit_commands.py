@@ -14,7 +14,7 @@ import typer
 from application.audit.export import verify_export
 from application.audit.statement import Statement, balance_as_of, balances_json, statement
 from application.audit.verify import Anchor, Report
-from application.results import rfc3339
+from application.entries import rfc3339
 from domain.errors import InvalidCommandError
 from infra.adapters.store.raw_log import raw_log
 from infra.entrypoints.cli.audit_runs import export_store, verify_store
@@ -25,6 +25,7 @@ from infra.entrypoints.cli.output import (
     emit_json,
     fail,
     money,
+    optional_money,
     progress,
     table,
     user_errors,
@@ -112,10 +113,6 @@ _CSV_COLUMNS = [
 ]
 
 
-def _key(entry: dict[str, Any]) -> str:
-    return str(entry.get("grant_id") or entry.get("invoice_id") or entry.get("purchase_id") or "")
-
-
 def _write_csv(result: Statement) -> None:
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(_CSV_COLUMNS)
@@ -127,15 +124,15 @@ def _write_csv(result: Statement) -> None:
         out.writerow(
             [
                 "line",
-                e["occurred_at"],
-                e["type"],
-                _key(e),
-                e["currency"],
+                rfc3339(e.occurred_at),
+                e.kind,
+                e.key,
+                e.currency,
                 line.change_minor,
-                e.get("invoice_total_minor", ""),
-                e.get("amount_due_minor", ""),
+                "" if e.invoice_total_minor is None else e.invoice_total_minor,
+                "" if e.amount_due_minor is None else e.amount_due_minor,
                 line.running_balance_minor,
-                e["event_id"],
+                e.event_id,
             ]
         )
     for currency, minor in result.closing.items():
@@ -179,17 +176,13 @@ def _render_statement(result: Statement) -> None:
         ["when", "type", "key", "change", "invoice total", "due", "balance"],
         [
             [
-                line.entry["occurred_at"],
-                line.entry["type"],
-                _key(line.entry),
-                money(line.change_minor, line.entry["currency"]),
-                money(line.entry["invoice_total_minor"], line.entry["currency"])
-                if "invoice_total_minor" in line.entry
-                else "",
-                money(line.entry["amount_due_minor"], line.entry["currency"])
-                if "amount_due_minor" in line.entry
-                else "",
-                money(line.running_balance_minor, line.entry["currency"]),
+                rfc3339(line.entry.occurred_at),
+                line.entry.kind,
+                line.entry.key,
+                money(line.change_minor, line.entry.currency),
+                optional_money(line.entry.invoice_total_minor, line.entry.currency),
+                optional_money(line.entry.amount_due_minor, line.entry.currency),
+                money(line.running_balance_minor, line.entry.currency),
             ]
             for line in result.lines
         ],

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 
+from application.entries import rfc3339
 from application.money import to_minor
+from domain.rules import GRANT_REASONS
 from infra.entrypoints.cli.context import existing_ledger, ledger
-from infra.entrypoints.cli.output import emit, money, stdout, table, user_errors
+from infra.entrypoints.cli.output import emit, money, optional_money, stdout, table, user_errors
 
 app = typer.Typer()
 
@@ -18,11 +20,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON o
 Currency = Annotated[str, typer.Option("--currency", help="ISO 4217 code, e.g. USD.")]
 
 
-class Reason(StrEnum):
-    compensation = "compensation"
-    refund = "refund"
-    promotion = "promotion"
-    goodwill = "goodwill"
+# Built from the domain's reasons, so that a new one reaches the command line by itself.
+Reason = StrEnum("Reason", [(reason, reason) for reason in GRANT_REASONS])  # type: ignore[misc]
 
 
 @app.command()
@@ -135,22 +134,22 @@ def balance(account_id: str, as_json: JsonFlag = False) -> None:
 def history(account_id: str, as_json: JsonFlag = False) -> None:
     """Show every ledger entry of an account, oldest first."""
     with user_errors():
-        entries = existing_ledger().history(account_id)
+        entries = existing_ledger().entries(account_id)
     emit(
         as_json,
-        {"account_id": account_id, "entries": entries},
+        {"account_id": account_id, "entries": [e.history_json() for e in entries]},
         lambda: table(
             f"History of {account_id}",
             ["when", "type", "key", "amount", "invoice total", "due", "balance"],
             [
                 [
-                    e["occurred_at"],
-                    e["type"],
-                    e.get("grant_id") or e.get("invoice_id") or e.get("purchase_id"),
-                    money(e["amount_minor"], e["currency"]),
-                    money(e["invoice_total_minor"], e["currency"]) if "invoice_total_minor" in e else "",
-                    money(e["amount_due_minor"], e["currency"]) if "amount_due_minor" in e else "",
-                    money(e["balance_minor"], e["currency"]),
+                    rfc3339(e.occurred_at),
+                    e.kind,
+                    e.key,
+                    money(e.amount_minor, e.currency),
+                    optional_money(e.invoice_total_minor, e.currency),
+                    optional_money(e.amount_due_minor, e.currency),
+                    money(e.balance_after_minor, e.currency),
                 ]
                 for e in entries
             ],

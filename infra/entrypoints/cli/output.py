@@ -88,6 +88,11 @@ def money(minor: int, currency: str) -> str:
     return f"{format_minor(minor, currency)} {currency}"
 
 
+def optional_money(minor: int | None, currency: str) -> str:
+    """An amount that only some kinds of ledger entry have; blank for the others."""
+    return "" if minor is None else money(minor, currency)
+
+
 @contextmanager
 def progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
     """A rich bar on stderr for long work, called with (done, total); shown only

@@ -1,0 +1,176 @@
+"""One typed ledger entry per recorded event, and the public names of its fields.
+
+Results, history lines, Kafka messages, view rows and statements all show the
+same few facts about an event: what kind of entry it is, its business key,
+the amounts, the balance after, when, and which event. They read them from a
+``LedgerEntry``, built by ``ledger_entry`` alone, and name them through
+``PUBLIC_NAMES``, so a new field or a renamed one is changed here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, overload
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.utils import get_topic
+
+from domain.credit_account import CreditAccount
+
+_EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:promotional-credits:event")
+
+EntryKind = Literal["grant", "invoice", "calling_credit_purchase"]
+GRANT: EntryKind = "grant"
+INVOICE: EntryKind = "invoice"
+PURCHASE: EntryKind = "calling_credit_purchase"
+
+EntryEvent = CreditAccount.CreditGranted | CreditAccount.CreditApplied | CreditAccount.CallingCreditPurchased
+
+
+def event_id(originator_id: UUID, originator_version: int) -> str:
+    """A recorded event's public id: stable, so republishing keeps it."""
+    return str(uuid5(_EVENT_NAMESPACE, f"{originator_id}:{originator_version}"))
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class EventShape:
+    """Where one event class keeps what its ledger entry needs.
+
+    Readers of the raw stored record (the auditor's replay) use the same
+    names, so the stored field names are spelled here only.
+    """
+
+    kind: EntryKind
+    # The business key, which is also its public name.
+    key: str
+    # What the entry moves: granted, applied to the invoice, or used.
+    amount: str
+    # What was charged against the balance: the invoice total or the price.
+    charge: str | None
+    # Fields the event and the entry share by name, in history order.
+    extras: tuple[str, ...]
+
+
+_SHAPES: dict[type[EntryEvent], EventShape] = {
+    CreditAccount.CreditGranted: EventShape(GRANT, "grant_id", "amount_minor", None, ("reason", "note")),
+    CreditAccount.CreditApplied: EventShape(
+        INVOICE,
+        "invoice_id",
+        "credits_applied_minor",
+        "invoice_total_minor",
+        ("invoice_total_minor", "amount_due_minor"),
+    ),
+    CreditAccount.CallingCreditPurchased: EventShape(
+        PURCHASE, "purchase_id", "credits_used_minor", "price_minor", ("price_minor", "amount_due_minor")
+    ),
+}
+SHAPES_BY_KIND: dict[EntryKind, EventShape] = {shape.kind: shape for shape in _SHAPES.values()}
+# The stored topic is the event class's module path (see domain.credit_account).
+SHAPES_BY_TOPIC: dict[str, EventShape] = {get_topic(cls): shape for cls, shape in _SHAPES.items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class KindAmounts:
+    """What only some kinds of entry have, None in the others: shared by the
+    entry and every record that stores one (the history view's rows)."""
+
+    invoice_total_minor: int | None = None
+    amount_due_minor: int | None = None
+    price_minor: int | None = None
+    reason: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry(KindAmounts):
+    """One grant, invoice decision or calling-credit purchase, as every reader sees it."""
+
+    kind: EntryKind
+    key: str
+    currency: str
+    # Unsigned: the credits granted, applied or used (see change_minor).
+    amount_minor: int
+    balance_after_minor: int
+    occurred_at: datetime
+    event_id: str
+    account_uuid: UUID
+    account_version: int
+
+    @property
+    def shape(self) -> EventShape:
+        return SHAPES_BY_KIND[self.kind]
+
+    @property
+    def change_minor(self) -> int:
+        """Signed change to the balance: + granted, - applied or used."""
+        return self.amount_minor if self.kind == GRANT else -self.amount_minor
+
+    def public(self, names: Iterable[str]) -> dict[str, Any]:
+        """The entry's values under the public names asked for, in that order."""
+        values: dict[str, Any] = {}
+        for name in names:
+            value = getattr(self, PUBLIC_NAMES[name])
+            values[name] = rfc3339(value) if isinstance(value, datetime) else value
+        return values
+
+    def history_json(self) -> dict[str, Any]:
+        """The entry as a line of an account's usage history (CLI, API, statements)."""
+        return self.public(("type", self.shape.key, "amount_minor", *self.shape.extras, *_HISTORY_TAIL))
+
+
+# Public name (results, history, Kafka, HTTP) -> the entry field it shows.
+# Times are shown as RFC 3339 text.
+PUBLIC_NAMES: dict[str, str] = {
+    "type": "kind",
+    **{shape.key: "key" for shape in _SHAPES.values()},
+    "currency": "currency",
+    "amount_minor": "amount_minor",
+    "credits_applied_minor": "amount_minor",
+    "credits_used_minor": "amount_minor",
+    "invoice_total_minor": "invoice_total_minor",
+    "amount_due_minor": "amount_due_minor",
+    "price_minor": "price_minor",
+    "reason": "reason",
+    "note": "note",
+    "balance_minor": "balance_after_minor",
+    "occurred_at": "occurred_at",
+    "decided_at": "occurred_at",
+    "event_id": "event_id",
+    "account_version": "account_version",
+}
+_HISTORY_TAIL = ("currency", "balance_minor", "occurred_at", "event_id")
+
+
+@overload
+def ledger_entry(event: EntryEvent) -> LedgerEntry: ...
+@overload
+def ledger_entry(event: object) -> LedgerEntry | None: ...
+def ledger_entry(event: object) -> LedgerEntry | None:
+    """The entry an event records, or None for bookkeeping events (Opened).
+
+    Values are taken as stored, unchecked: an event recorded before the
+    ledger validated its input still yields its entry, and each reader
+    decides what it can show.
+    """
+    shape = _SHAPES.get(type(event))  # type: ignore[arg-type]
+    if shape is None:
+        return None
+    assert isinstance(event, EntryEvent)
+    return LedgerEntry(
+        kind=shape.kind,
+        key=getattr(event, shape.key),
+        currency=event.currency,
+        amount_minor=getattr(event, shape.amount),
+        balance_after_minor=event.balance_after_minor,
+        occurred_at=event.timestamp,
+        event_id=event_id(event.originator_id, event.originator_version),
+        account_uuid=event.originator_id,
+        account_version=event.originator_version,
+        **{name: getattr(event, name) for name in shape.extras},
+    )
