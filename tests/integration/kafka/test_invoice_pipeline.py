@@ -12,8 +12,8 @@ import pytest
 from eventsourcing.persistence import OperationalError, Tracking, TrackingRecorder
 from kafka import KafkaAdminClient
 
+from application.entries import event_id
 from application.ledger import Ledger
-from application.results import event_id
 from consumers.contracts import InvoiceCreditsApplied, LedgerEvent
 from domain.credit_account import CreditAccount
 from infra.entrypoints.workers import parts
