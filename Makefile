@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify bench-writers clean
+.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify bench-writers clean mutation
 
 install: $(STAMP)
 
@@ -65,4 +65,15 @@ bench-verify: install
 	$(BIN)/python bench/bench_verify.py $(BENCH_VERIFY_ARGS)
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info mutants
+
+# Mutation testing of the ledger's rules with mutmut (docs/mutation.md). It
+# runs the fast tests once per mutant, which takes tens of minutes, so it is
+# not part of `make test`. Stopped and started again, it goes on where it
+# stopped. MUTATION_CHILDREN mutants are tested at a time.
+MUTATION_CHILDREN ?= 2
+
+mutation: install
+	$(BIN)/pip install --quiet -e ".[dev,mutation]"
+	-nice $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN)
+	$(BIN)/python tests/mutation_score.py

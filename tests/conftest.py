@@ -8,11 +8,41 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 
 from application.ledger import Ledger
 from infra.settings import Settings
 from infra.wiring.container import Container
 from tests.servers import postgres_url, stop_suite_servers
+
+# Hypothesis profiles. "ci", the default, is derandomized and keeps no example
+# database: every run tries the same examples, so a failure in CI is a failure
+# on a laptop, and the run time is fixed. "deep" (pytest
+# --hypothesis-profile=deep) draws new random examples on each run, many more
+# and longer, and keeps failing ones in .hypothesis/ to replay them.
+_SLOW_STORES = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci",
+    max_examples=35,
+    stateful_step_count=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=_SLOW_STORES,
+)
+settings.register_profile(
+    "deep",
+    max_examples=500,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=_SLOW_STORES,
+)
+# Mutation testing runs the suite once per mutant: fewer, shorter examples,
+# still derandomized so a mutant's verdict does not depend on luck.
+settings.register_profile(
+    "mutation", parent=settings.get_profile("ci"), max_examples=10, stateful_step_count=20
+)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

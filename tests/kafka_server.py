@@ -24,6 +24,7 @@ from kafka.errors import KafkaError
 from application.ledger import Ledger
 from domain.credit_account import CreditAccount
 from infra.adapters.kafka.clients import ensure_topics, pipeline_topics
+from infra.entrypoints.workers.relay import OutboxRelay
 from infra.settings import Settings
 from infra.wiring.components import Component, run_components
 from tests.servers import ServerStartError, suite_servers, unavailable
@@ -136,10 +137,16 @@ def read_topic(
     bootstrap: str,
     topic: str,
     until: Callable[[list[ConsumerRecord]], bool],
-    timeout: float = 60.0,
+    timeout: float = 120.0,
 ) -> list[ConsumerRecord]:
     """Every record of the topic from the start, read until ``until`` holds
-    (then a moment longer, to catch anything that should not be there)."""
+    (then a moment longer, to catch anything that should not be there).
+
+    Fails if ``until`` never holds within ``timeout``: a condition that is not
+    met is a failure, never a shorter list for the caller to overlook. To
+    check that nothing (more) was written, wait for a positive signal that the
+    writer is done and use ``read_topic_to_end``.
+    """
     reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     try:
         partitions = _partitions(reader, topic, timeout)
@@ -157,9 +164,72 @@ def read_topic(
                     return records
             else:
                 settled_at = None
+        raise AssertionError(
+            f"{topic}: the awaited records never came within {timeout} s; "
+            f"{len(records)} read: {[r.value[:120] for r in records[:10]]}"
+        )
+    finally:
+        reader.close()
+
+
+def read_topic_to_end(bootstrap: str, topic: str, timeout: float = 120.0) -> list[ConsumerRecord]:
+    """Every record the topic holds now, from the start to its current end.
+
+    For "nothing (more) was written" checks, after a positive signal that the
+    writer is done (``wait_until_consumed``, ``wait_until_relayed``): what is
+    not there by then will never be.
+    """
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        partitions = _partitions(reader, topic, timeout)
+        reader.assign(partitions)
+        reader.seek_to_beginning(*partitions)
+        ends = reader.end_offsets(partitions)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        while any(reader.position(tp) < end for tp, end in ends.items()):
+            assert time.monotonic() < deadline, f"{topic}: could not read to its end within {timeout} s"
+            for batch in reader.poll(timeout_ms=200).values():
+                records.extend(batch)
         return records
     finally:
         reader.close()
+
+
+def wait_until_consumed(bootstrap: str, group: str, topic: str, timeout: float = 120.0) -> None:
+    """Wait until the group has committed every message the topic holds now.
+
+    The consumer commits a batch only once its decisions are recorded and its
+    dead letters acknowledged, so after this nothing more comes of them.
+    """
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    # (a consumer that never subscribes only reads the group's offsets: it
+    # does not join the group)
+    offsets = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=group)
+    try:
+        partitions = _partitions(reader, topic, timeout)
+        ends = reader.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = {tp: offsets.committed(tp) or 0 for tp in partitions}
+            behind = {tp.partition: (committed[tp], end) for tp, end in ends.items() if committed[tp] < end}
+            if not behind:
+                return
+            assert time.monotonic() < deadline, f"{group} did not consume {topic} in {timeout} s: {behind}"
+            time.sleep(0.1)
+    finally:
+        offsets.close()
+        reader.close()
+
+
+def wait_until_relayed(relay: OutboxRelay, ledger: Ledger, timeout: float = 120.0) -> None:
+    """Wait until the relay's recorded position covers every event in the store
+    now: everything recorded so far is on the broker, acknowledged."""
+    target = ledger.recorder.max_notification_id() or 0
+    deadline = time.monotonic() + timeout
+    while relay.position() < target:
+        assert time.monotonic() < deadline, f"relayed up to {relay.position()} of {target} in {timeout} s"
+        time.sleep(0.05)
 
 
 def _partitions(reader: KafkaConsumer, topic: str, timeout: float) -> list[TopicPartition]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
 
 from application.ledger import InvoiceRequest, Ledger
+from infra.entrypoints.api.server import ApiServerError
 from infra.entrypoints.workers import parts
 from infra.wiring.container import Container
 
@@ -29,37 +31,93 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class _ServerErrors(logging.Handler):
+    """Collects what the server logs at ERROR or above: an unexpected
+    exception in a request handler becomes a 500 and a log line, nothing
+    the client side of a test necessarily looks at."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+_SERVER_LOGGERS = ("promocredits.api", "uvicorn.error")
+
+
 @contextmanager
-def running_api(container: Container) -> Iterator[str]:
-    """Serve the API over real HTTP in a thread; yields its base URL."""
-    port = free_port()
-    stop = threading.Event()
-    errors: list[BaseException] = []
+def running_api(container: Container, allow_server_errors: bool = False) -> Iterator[str]:
+    """Serve the API over real HTTP in a thread; yields its base URL.
 
-    def serve() -> None:
-        try:
-            parts.api(container, "127.0.0.1", port).run(stop)
-        except BaseException as error:  # surfaced below, not lost in the thread
-            errors.append(error)
-
-    thread = threading.Thread(target=serve, name="api-under-test", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        assert not errors, errors
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.05)
+    Fails the test if the server thread fails at any time, or (unless
+    ``allow_server_errors``) if the server logged an error while it ran.
+    """
+    logged = _ServerErrors()
+    for name in _SERVER_LOGGERS:
+        logging.getLogger(name).addHandler(logged)
     try:
-        yield base
+        with _serving(container, on_retry=logged.records.clear) as (base, errors):
+            yield base
+        assert not errors, errors
+        if not allow_server_errors:
+            assert not logged.records, [record.getMessage() for record in logged.records]
+    finally:
+        for name in _SERVER_LOGGERS:
+            logging.getLogger(name).removeHandler(logged)
+
+
+@contextmanager
+def _serving(container: Container, on_retry: Callable[[], None]) -> Iterator[tuple[str, list[BaseException]]]:
+    # A free port can be taken by another process between the probe and the
+    # bind: then the server fails at once with ApiServerError, and another port
+    # is tried.
+    for _attempt in range(5):
+        port = free_port()
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def serve(
+            port: int = port, stop: threading.Event = stop, errors: list[BaseException] = errors
+        ) -> None:
+            try:
+                parts.api(container, "127.0.0.1", port).run(stop)
+            except BaseException as error:  # surfaced by the caller, not lost in the thread
+                errors.append(error)
+
+        thread = threading.Thread(target=serve, name="api-under-test", daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{port}"
+        if _wait_until_healthy(base, errors):
+            break
+        thread.join(timeout=30)
+        on_retry()  # (uvicorn logged the failed bind as an error)
+    else:
+        raise AssertionError(f"the API server never started: {errors}")
+    try:
+        yield base, errors
     finally:
         stop.set()
-        thread.join(timeout=15)
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "the API server did not stop within 30 s"
+
+
+def _wait_until_healthy(base: str, errors: list[BaseException]) -> bool:
+    """True once /healthz answers; False if the server could not bind."""
+    deadline = time.monotonic() + 60
+    while True:
+        if errors:
+            if all(isinstance(error, ApiServerError) for error in errors):
+                return False
+            raise AssertionError(f"the API server failed to start: {errors}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the API server did not start within 60 s"
+        time.sleep(0.05)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -28,6 +28,13 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """A set-up step that must succeed: a refused grant would leave the
+    checks after it testing an empty or different ledger."""
+    assert result.returncode == 0, (result.args, result.stderr)
+    return result
+
+
 def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
     assert result.stderr == "", result.stderr
     return orjson.loads(result.stdout)  # type: ignore[no-any-return]
@@ -35,19 +42,14 @@ def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
 
 def test_an_auditor_gets_balances_statements_and_a_clean_verification(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # given a grant and two invoices recorded through the CLI
-    assert (
-        cli(
-            "grant", "acct-alice", "25.00", "--currency", "USD", "--grant-id", "g-1", "--reason", "promotion"
-        ).returncode
-        == 0
-    )
-    cli("apply-invoice", "acct-alice", "inv-2026-001", "10.00", "--currency", "USD")
-    history = as_json(cli("history", "acct-alice", "--json"))["entries"]
+    ok(cli("grant", "acct-alice", "25.00", "--currency", "USD", "--grant-id", "g-1", "--reason", "promotion"))
+    ok(cli("apply-invoice", "acct-alice", "inv-2026-001", "10.00", "--currency", "USD"))
+    history = as_json(ok(cli("history", "acct-alice", "--json")))["entries"]
     first_at = history[0]["occurred_at"]  # type: ignore[index]
-    cli("apply-invoice", "acct-alice", "inv-2026-002", "40.00", "--currency", "USD")
+    ok(cli("apply-invoice", "acct-alice", "inv-2026-002", "40.00", "--currency", "USD"))
 
     # when the auditor asks for the balance as of the grant
-    past = as_json(cli("audit", "balance", "acct-alice", "--as-of", first_at, "--json"))
+    past = as_json(ok(cli("audit", "balance", "acct-alice", "--as-of", first_at, "--json")))
     # then it is the balance right after the grant
     assert past == {
         "account_id": "acct-alice",
@@ -57,7 +59,7 @@ def test_an_auditor_gets_balances_statements_and_a_clean_verification(cli, tmp_p
 
     # when the auditor asks for a statement as CSV
     rows = list(
-        csv.DictReader(io.StringIO(cli("audit", "statement", "acct-alice", "--format", "csv").stdout))
+        csv.DictReader(io.StringIO(ok(cli("audit", "statement", "acct-alice", "--format", "csv")).stdout))
     )
     # then it opens at zero, shows each line's running balance and closes at zero
     assert [(r["record"], r["key"], r["balance_minor"]) for r in rows] == [
@@ -69,7 +71,7 @@ def test_an_auditor_gets_balances_statements_and_a_clean_verification(cli, tmp_p
     ]
     jsonl = [
         orjson.loads(line)
-        for line in cli("audit", "statement", "acct-alice", "--format", "jsonl").stdout.splitlines()
+        for line in ok(cli("audit", "statement", "acct-alice", "--format", "jsonl")).stdout.splitlines()
     ]
     assert [r["record"] for r in jsonl] == ["opening", "line", "line", "line", "closing"]
 
@@ -83,8 +85,8 @@ def test_an_auditor_gets_balances_statements_and_a_clean_verification(cli, tmp_p
 
 def test_a_tampered_store_fails_verification_with_a_located_finding(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # given a grant and an invoice
-    cli("grant", "acct-bob", "5.00", "--currency", "USD", "--grant-id", "g-1", "--reason", "goodwill")
-    cli("apply-invoice", "acct-bob", "inv-2026-001", "3.00", "--currency", "USD")
+    ok(cli("grant", "acct-bob", "5.00", "--currency", "USD", "--grant-id", "g-1", "--reason", "goodwill"))
+    ok(cli("apply-invoice", "acct-bob", "inv-2026-001", "3.00", "--currency", "USD"))
     # when someone raises the grant in the database directly
     with sqlite3.connect(tmp_path / "ledger.db") as db:
         db.execute("UPDATE stored_events SET state = replace(state, '500', '90000') WHERE rowid = 2")
@@ -99,10 +101,10 @@ def test_a_tampered_store_fails_verification_with_a_located_finding(cli, tmp_pat
 
 
 def test_export_and_offline_check_catch_a_cut_tail(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    cli("grant", "acct-carol", "5.00", "--currency", "EUR", "--grant-id", "g-1", "--reason", "refund")
-    cli("apply-invoice", "acct-carol", "inv-2026-001", "1.00", "--currency", "EUR")
+    ok(cli("grant", "acct-carol", "5.00", "--currency", "EUR", "--grant-id", "g-1", "--reason", "refund"))
+    ok(cli("apply-invoice", "acct-carol", "inv-2026-001", "1.00", "--currency", "EUR"))
     # when the store is exported and its digest kept
-    exported = as_json(cli("audit", "export", "--out", "ledger.jsonl", "--json"))
+    exported = as_json(ok(cli("audit", "export", "--out", "ledger.jsonl", "--json")))
     digest = str(exported["digest"])
     # then the export checks out offline, with and without the digest
     assert cli("audit", "verify-export", "ledger.jsonl").returncode == 0
@@ -135,9 +137,9 @@ def test_invalid_input_is_one_line_and_exit_2(cli, args: list[str]) -> None:  # 
 
 def test_a_head_recorded_by_one_verification_anchors_the_next(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # given a verification whose chain head the auditor wrote down
-    cli("grant", "acct-alice", "25.00", "--currency", "USD", "--grant-id", "g-1", "--reason", "promotion")
-    cli("apply-invoice", "acct-alice", "inv-2026-001", "10.00", "--currency", "USD")
-    first = as_json(cli("audit", "verify", "--json"))
+    ok(cli("grant", "acct-alice", "25.00", "--currency", "USD", "--grant-id", "g-1", "--reason", "promotion"))
+    ok(cli("apply-invoice", "acct-alice", "inv-2026-001", "10.00", "--currency", "USD"))
+    first = as_json(ok(cli("audit", "verify", "--json")))
     head = f"{first['chain_head']}@{first['chain_head_position']}"
     # then it holds while the store is untouched
     assert cli("audit", "verify", "--expect-head", head).returncode == 0

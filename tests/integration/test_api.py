@@ -15,6 +15,7 @@ import pytest
 from infra.entrypoints.workers import parts
 from infra.settings import Settings
 from infra.wiring.container import Container
+from tests.threads import CheckedThread
 from tests.views_support import TOKENS, bearer, running_api, views_url_for
 
 READER, OPERATOR, AUDITOR = "tok-reader", "tok-operator", "tok-auditor"
@@ -286,25 +287,68 @@ BODIES = {
 }
 
 
+# The exact answer of an allowed call on a fresh ledger: reads are 200, a
+# first write is 201 (created), never "200 or 201".
+ALLOWED_STATUS = {"GET": 200, "POST": 201}
+
+
+def recorded_notifications(api: Api) -> int:
+    return api.container.ledger.recorder.max_notification_id() or 0
+
+
 def test_the_role_matrix(api: Api) -> None:
     for token, role in TOKENS.items():
         for method, path in ROUTES:
+            # given the ledger as it stands before the call
+            before = recorded_notifications(api)
+            # when this role calls this route
             response = httpx.request(
                 method, api.base + path, headers=bearer(token), json=BODIES.get(path), timeout=10
             )
-            expected = {200, 201} if (method, path) in ALLOWED[role] else {403}
-            assert response.status_code in expected, (role, method, path, response.text)
-            if response.status_code == 403:
+            # then the answer is exactly the one its rights give
+            expected = ALLOWED_STATUS[method] if (method, path) in ALLOWED[role] else 403
+            assert response.status_code == expected, (role, method, path, response.text)
+            if expected == 403:
                 assert_problem(response, 403, role)
+                # and a refused write recorded nothing
+                assert recorded_notifications(api) == before, (role, method, path)
+            elif method == "POST":
+                # and an allowed write was recorded (the same notification
+                # count is what proves the refused ones recorded nothing)
+                assert recorded_notifications(api) > before, (role, method, path)
     for method, path in ROUTES:
         # no token, an unknown token, or another scheme: 401 with a challenge
         for headers in ({}, bearer("tok-forged"), {"Authorization": "Basic dXNlcjpwdw=="}):
+            before = recorded_notifications(api)
             response = httpx.request(
                 method, api.base + path, headers=headers, json=BODIES.get(path), timeout=10
             )
             assert response.status_code == 401, (method, path, headers)
             assert response.headers["www-authenticate"] == "Bearer"
             assert response.headers["content-type"].startswith("application/problem+json")
+            # and an unauthenticated write recorded nothing
+            assert recorded_notifications(api) == before, (method, path, headers)
+
+
+def test_refused_writes_leave_no_trace_in_the_ledger(api: Api) -> None:
+    # given an empty ledger
+    assert recorded_notifications(api) == 0
+    # when every write route is called by roles that may not write, and by
+    # callers who are not authenticated
+    for method, path in ROUTES:
+        if method != "POST":
+            continue
+        for headers, refused in (
+            (bearer(READER), 403),
+            (bearer(AUDITOR), 403),
+            ({}, 401),
+            (bearer("tok-forged"), 401),
+        ):
+            response = httpx.post(api.base + path, headers=headers, json=BODIES[path], timeout=10)
+            assert response.status_code == refused, (path, headers, response.text)
+    # then nothing at all was recorded: no account opened, no grant, no purchase
+    assert recorded_notifications(api) == 0
+    assert api.container.ledger.history(ALICE) == []
 
 
 def test_health_readiness_metrics_and_docs_are_open(api: Api) -> None:
@@ -352,25 +396,28 @@ def test_readyz_is_503_when_the_views_database_is_unreachable(tmp_path: Path) ->
     container.close()
 
 
-def test_a_posted_grant_shows_up_in_balance_and_history_within_a_second(api: Api) -> None:
+def test_a_posted_grant_shows_up_in_balance_and_history_while_the_projections_run(api: Api) -> None:
     # given the projections running continuously beside the API
     stop = threading.Event()
-    runner = threading.Thread(target=parts.projector(api.container).run, args=(stop,), daemon=True)
+    runner = CheckedThread(parts.projector(api.container).run, stop, name="projections")
     runner.start()
     try:
         # when a grant is posted
         assert api.grant(ALICE, "grant-006", 4200).status_code == 201
         posted = time.monotonic()
-        # then within a second both the balance and the history show it
+        # then both the balance and the history show it, with no catch-up
+        # asked for (the deadline is generous: a loaded machine is slow, and
+        # a projection that never runs still fails)
         while True:
             balance = api.get(f"/v1/accounts/{ALICE}/promotional-credits").json()
             history = api.get(f"/v1/accounts/{ALICE}/promotional-credits/history").json()
             if balance["visible"] and history["entries"]:
                 break
-            assert time.monotonic() - posted < 1.0, "not in the views within a second"
+            assert time.monotonic() - posted < 30.0, "not in the views within 30 s"
             time.sleep(0.02)
         assert balance["balances"][0]["balance_minor"] == 4200
         assert history["entries"][0]["grant_id"] == "grant-006"
     finally:
         stop.set()
-        runner.join(timeout=10)
+    # (projections that crashed after the views showed the grant must still fail the test)
+    runner.finish(timeout=30)

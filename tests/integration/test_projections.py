@@ -3,7 +3,6 @@ row, and every event is applied exactly once even with two runners."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from infra.wiring.container import Container
 from projections.ledger_views import LedgerViewsProjection
 from projections.runner import ViewsRunner
 from tests.conftest import fresh_postgres_database
+from tests.threads import CheckedThread
 from tests.views_support import views_url_for, write_history
 
 
@@ -112,11 +112,13 @@ def test_two_runners_on_one_view_database_apply_every_event_once(
     other = ViewDatabase(views_container.settings.views_url)
     runners = [runner_on(views_container, views_container.views, 5), runner_on(views_container, other, 5)]
     # when both catch up at the same time
-    threads = [threading.Thread(target=runner.catch_up) for runner in runners]
+    threads = [CheckedThread(runner.catch_up, name=f"runner-{n}") for n, runner in enumerate(runners)]
     for thread in threads:
         thread.start()
+    # (a runner that died half-way would leave the other to do all the work:
+    # the views would still look right, so its failure must fail the test)
     for thread in threads:
-        thread.join(timeout=120)
+        thread.finish(timeout=120)
     other.close()
     # then the views equal a single clean pass: nothing applied twice
     assert views_container.views.store.dump() == rebuilt_elsewhere(

@@ -222,3 +222,19 @@ def test_every_event_carries_what_an_auditor_needs() -> None:
         bought.amount_due_minor,
         bought.balance_after_minor,
     ) == (500, 234, 266, 0)
+
+
+def test_totals_add_up_every_grant_application_and_purchase_per_currency() -> None:
+    # given two grants, two invoices and two purchases in USD, one grant in EUR
+    account = CreditAccount.open("acct-alice")
+    account.grant("grant-1", "USD", 500, "promotion", "")
+    account.grant("grant-2", "USD", 300, "refund", "")
+    account.grant("grant-3", "EUR", 50, "goodwill", "")
+    account.apply_to_invoice("inv-1", "USD", 100)
+    account.apply_to_invoice("inv-2", "USD", 150)
+    account.buy_calling_credits("purchase-1", "USD", 40)
+    account.buy_calling_credits("purchase-2", "USD", 60)
+    # then each total is the sum of its kind, not the last one
+    assert account.totals("USD") == (800, 250, 100)
+    assert account.totals("EUR") == (50, 0, 0)
+    assert account.balance("USD") == 800 - 250 - 100

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError
 
 from application import ledger as ledger_module
 from application.entries import event_id
-from application.ledger import MAX_ATTEMPTS, InvoiceRequest, Ledger
+from application.ledger import MAX_ATTEMPTS, MAX_UNAVAILABLE_ATTEMPTS, InvoiceRequest, Ledger
 from domain.credit_account import CreditAccount
+from domain.errors import InvalidCommandError
 
 
 @pytest.fixture
@@ -112,3 +113,63 @@ def test_results_publish_their_fields_without_the_is_new_flag(ledger: Ledger) ->
     # the public event id is derived from the stream and version, so it is stable
     expected_id = event_id(CreditAccount.id_for("acct-alice"), 2)
     assert [e["event_id"] for e in ledger.history("acct-alice")] == [expected_id]
+
+
+def failing_with_outages(ledger: Ledger, monkeypatch: pytest.MonkeyPatch, failures: int) -> list[int]:
+    """Make the next `failures` inserts find the database unavailable."""
+    calls: list[int] = []
+    real = ledger.recorder.insert_events
+
+    def insert(stored_events: Any, **kwargs: Any) -> Any:
+        calls.append(len(stored_events))
+        if len(calls) <= failures:
+            raise OperationalError("database is unavailable")
+        return real(stored_events, **kwargs)
+
+    monkeypatch.setattr(ledger.recorder, "insert_events", insert)
+    return calls
+
+
+def test_an_outage_shorter_than_the_retry_budget_is_ridden_out(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a database unavailable for two attempts (the budget is three)
+    calls = failing_with_outages(ledger, monkeypatch, failures=MAX_UNAVAILABLE_ATTEMPTS - 1)
+    # when credits are granted, then the third attempt records them
+    assert ledger.grant("acct-alice", "grant-1", "USD", 500, "promotion").balance_minor == 500
+    assert len(calls) == MAX_UNAVAILABLE_ATTEMPTS
+
+
+def test_an_outage_past_the_retry_budget_is_reported(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = failing_with_outages(ledger, monkeypatch, failures=MAX_UNAVAILABLE_ATTEMPTS)
+    with pytest.raises(OperationalError):
+        ledger.grant("acct-alice", "grant-1", "USD", 500, "promotion")
+    assert len(calls) == MAX_UNAVAILABLE_ATTEMPTS
+    assert stored(ledger) == 0
+
+
+def test_a_grant_without_a_note_records_an_empty_note(ledger: Ledger) -> None:
+    ledger.grant("acct-alice", "grant-1", "USD", 500, "promotion")
+    account = ledger.account("acct-alice")
+    assert account is not None
+    assert account._grants["grant-1"].note == ""
+
+
+@pytest.mark.parametrize("query", ["history", "balance", "account"])
+def test_a_query_for_a_malformed_account_id_names_the_field(ledger: Ledger, query: str) -> None:
+    with pytest.raises(InvalidCommandError) as raised:
+        getattr(ledger, query)("bad id")
+    assert str(raised.value).startswith("account_id must be 1-128 characters")
+
+
+def test_retries_back_off_exponentially_up_to_a_quarter_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a ledger whose pauses are recorded, and nine lost races in a row
+    pauses: list[float] = []
+    monkeypatch.setattr(ledger_module.time, "sleep", pauses.append)
+    ledger = Ledger()
+    failing_inserts(ledger, monkeypatch, failures=9)
+    # when a grant is finally recorded
+    ledger.grant("acct-alice", "grant-1", "USD", 500, "promotion")
+    # then it paused 2 ms, doubling each time, never more than 250 ms
+    assert pauses == pytest.approx([0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.25, 0.25])
+    ledger.close()

@@ -16,6 +16,7 @@ from infra.entrypoints.workers import parts
 from infra.settings import Settings
 from infra.wiring.container import Container
 from tests.kafka_server import decisions_by_invoice, invoice, produce, read_topic, running, values
+from tests.threads import CheckedThread
 
 pytestmark = pytest.mark.kafka
 
@@ -32,7 +33,7 @@ def test_partitions_moving_between_consumers_lose_no_invoice_and_decide_none_twi
     invoices = [invoice(accounts[n % 12], f"inv-2026-{n:04}", 700) for n in range(600)]
     stop_first = threading.Event()
     first_consumer, second_consumer = parts.invoice_consumer(first), parts.invoice_consumer(second)
-    first_thread = threading.Thread(target=first_consumer.run, args=(stop_first,), daemon=True)
+    first_thread = CheckedThread(first_consumer.run, stop_first, name="first-consumer")
 
     with running([second_consumer, parts.outbox_relay(second)]):
         first_thread.start()
@@ -45,15 +46,20 @@ def test_partitions_moving_between_consumers_lose_no_invoice_and_decide_none_twi
         # When invoices flow while the first instance leaves half-way
         # (a rebalance hands its partitions to the second)
         produce(kafka_bootstrap, settings.invoices_topic, [(i["account_id"], i) for i in invoices[:300]])
-        time.sleep(1.5)
+        # (the first leaves once decisions are flowing, not after a guessed pause)
+        deadline = time.monotonic() + 120
+        while len(decisions_by_invoice(second.ledger)) < 100:
+            assert time.monotonic() < deadline, "no invoices were decided"
+            time.sleep(0.1)
         stop_first.set()
-        first_thread.join(timeout=30)
+        # (a first consumer that crashed instead of leaving cleanly would
+        # hand over its partitions too, and hide the crash)
+        first_thread.finish(timeout=60)
         produce(kafka_bootstrap, settings.invoices_topic, [(i["account_id"], i) for i in invoices[300:]])
         settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 600)
 
     # Then every invoice has one decision and one settlement, and each
     # account paid its first seven invoices (7 x 700 <= 5,000) and no more
-    assert not first_thread.is_alive()
     assert {k: len(v) for k, v in decisions_by_invoice(second.ledger).items()} == {
         i["invoice_id"]: 1 for i in invoices
     }

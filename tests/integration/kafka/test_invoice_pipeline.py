@@ -12,8 +12,10 @@ import pytest
 from eventsourcing.persistence import OperationalError, Tracking, TrackingRecorder
 from kafka import KafkaAdminClient
 
+from application.entries import event_id
 from application.ledger import Ledger
 from consumers.contracts import InvoiceCreditsApplied, LedgerEvent
+from domain.credit_account import CreditAccount
 from infra.entrypoints.workers import parts
 from infra.entrypoints.workers.consumer import InvoiceConsumer
 from infra.entrypoints.workers.relay import OutboxRelay
@@ -26,8 +28,12 @@ from tests.kafka_server import (
     pipeline_settings,
     produce,
     read_topic,
+    read_topic_to_end,
+    recorded_events,
     running,
     values,
+    wait_until_consumed,
+    wait_until_relayed,
 )
 
 pytestmark = pytest.mark.kafka
@@ -91,8 +97,12 @@ def test_an_account_without_credits_gets_a_zero_credit_decision_that_stands(
             settings.invoices_topic,
             [("acct-bob", invoice("acct-bob", "inv-2026-002", 4000))],
         )
-        ledger_events = read_topic(kafka_bootstrap, settings.ledger_events_topic, until=lambda r: len(r) >= 2)
-        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        # (the grant alone already makes two ledger events: only the group's
+        # committed offset proves the second delivery was handled)
+        wait_until_consumed(kafka_bootstrap, settings.consumer_group, settings.invoices_topic)
+        wait_until_relayed(parts.outbox_relay(pipeline), pipeline.ledger)
+        ledger_events = read_topic_to_end(kafka_bootstrap, settings.ledger_events_topic)
+        settlements = read_topic_to_end(kafka_bootstrap, settings.settlements_topic)
 
     # Then the first decision (nothing applied, everything due) is the only one
     assert values(first) == values(settlements)
@@ -110,13 +120,18 @@ def test_a_redelivered_invoice_is_decided_once_and_settled_under_one_event_id(
     with run_pipeline(pipeline):
         # When the same message arrives three times
         produce(kafka_bootstrap, settings.invoices_topic, [("acct-carol", message)] * 3)
-        dead = read_topic(kafka_bootstrap, settings.dead_letter_topic, until=lambda r: False, timeout=3)
-        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        # (an empty dead-letter topic means something only once all three
+        # copies are handled, and the settlements only once all is relayed)
+        wait_until_consumed(kafka_bootstrap, settings.consumer_group, settings.invoices_topic)
+        wait_until_relayed(parts.outbox_relay(pipeline), pipeline.ledger)
+        dead = read_topic_to_end(kafka_bootstrap, settings.dead_letter_topic)
+        settlements = read_topic_to_end(kafka_bootstrap, settings.settlements_topic)
 
     # Then one decision is recorded and published, none dead-lettered
     assert len(decisions_by_invoice(pipeline.ledger)["inv-2026-003"]) == 1
-    assert len({s["event_id"] for s in values(settlements)}) == 1
-    assert [s["credits_applied_minor"] for s in values(settlements)] == [700]
+    assert [(s["invoice_id"], s["credits_applied_minor"]) for s in values(settlements)] == [
+        ("inv-2026-003", 700)
+    ]
     assert dead == []
 
 
@@ -222,8 +237,10 @@ def test_a_store_outage_is_retried_never_dead_lettered_nor_skipped(
             settings.invoices_topic,
             [("acct-frank", invoice("acct-frank", f"inv-2026-02{n}", 100)) for n in range(3)],
         )
-        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 3)
-        dead = read_topic(kafka_bootstrap, settings.dead_letter_topic, until=lambda r: False, timeout=2)
+        wait_until_consumed(kafka_bootstrap, settings.consumer_group, settings.invoices_topic)
+        wait_until_relayed(parts.outbox_relay(pipeline), pipeline.ledger)
+        settlements = read_topic_to_end(kafka_bootstrap, settings.settlements_topic)
+        dead = read_topic_to_end(kafka_bootstrap, settings.dead_letter_topic)
 
     # Then every invoice was decided once the store came back, in order
     assert flaky.failures_left == 0
@@ -265,9 +282,12 @@ def test_the_service_creates_missing_topics_with_the_configured_partition_count(
             settings.invoices_topic,
             [("acct-ivan", invoice("acct-ivan", "inv-2026-201", 10))],
         )
-        read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        settled = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
 
-    # Then all four topics exist with 4 partitions (6 unless configured)
+    # Then the invoice was settled through the topics the service made
+    assert [(s["invoice_id"], s["amount_due_minor"]) for s in values(settled)] == [("inv-2026-201", 10)]
+
+    # And all four topics exist with 4 partitions (6 unless configured)
     described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(sorted(wanted))}
     assert described == dict.fromkeys(wanted, 4)
     assert Settings.model_fields["kafka_partitions"].default == 6
@@ -336,7 +356,8 @@ def test_a_relay_overtaken_by_another_resumes_from_the_recorded_position(
     relay = OutboxRelay(settings, pipeline.ledger, tracking)  # type: ignore[arg-type]
 
     with running([relay]):
-        read_topic(kafka_bootstrap, settings.ledger_events_topic, until=lambda r: len(r) >= 2)
+        first = read_topic(kafka_bootstrap, settings.ledger_events_topic, until=lambda r: len(r) >= 2)
+        assert [m["grant_id"] for m in values(first)] == ["grant-0", "grant-1"]
         # When more is recorded after its position write was refused
         pipeline.ledger.grant("acct-kim", "grant-late", "USD", 500, "goodwill")
         published = read_topic(
@@ -363,7 +384,8 @@ def test_an_invoice_id_already_decided_for_another_account_goes_to_the_dead_lett
             settings.invoices_topic,
             [("acct-dave", invoice("acct-dave", "inv-2026-005", 1000))],
         )
-        read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        first = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        assert [(s["account_id"], s["invoice_id"]) for s in values(first)] == [("acct-dave", "inv-2026-005")]
         # When the same invoice id arrives for eve (another partition, perhaps)
         produce(
             kafka_bootstrap,
@@ -371,10 +393,50 @@ def test_an_invoice_id_already_decided_for_another_account_goes_to_the_dead_lett
             [("acct-eve", invoice("acct-eve", "inv-2026-005", 1000))],
         )
         dead = read_topic(kafka_bootstrap, settings.dead_letter_topic, until=lambda r: len(r) >= 1)
-        settlements = read_topic(kafka_bootstrap, settings.settlements_topic, until=lambda r: len(r) >= 1)
+        wait_until_relayed(parts.outbox_relay(pipeline), pipeline.ledger)
+        settlements = read_topic_to_end(kafka_bootstrap, settings.settlements_topic)
 
     # Then it is a conflict, and billing only hears of dave's decision
     assert [(r.key, headers(r)["dlq.reason"]) for r in dead] == [(b"acct-eve", "conflict")]
     assert [(s["account_id"], s["invoice_id"]) for s in values(settlements)] == [
         ("acct-dave", "inv-2026-005")
     ]
+
+
+def test_the_relay_publishes_each_accounts_events_in_ledger_order_with_the_event_id_header(
+    pipeline: Container, settings: Settings, kafka_bootstrap: str
+) -> None:
+    # Given many events on four accounts, interleaved: grants, invoices that
+    # use credits and invoices that find none
+    accounts = ["acct-lea", "acct-max", "acct-noa", "acct-oto"]
+    for n in range(15):
+        for account in accounts:
+            pipeline.ledger.grant(account, f"grant-{n}", "USD", 100 + n, "promotion")
+            if n % 3 == 0:
+                pipeline.ledger.apply_invoice(account, f"inv-{account}-{n}", "USD", 250)
+    recorded = [e for e in recorded_events(pipeline.ledger) if type(e).__name__ != "Opened"]
+    expected = {
+        account: [
+            event_id(e.originator_id, e.originator_version)
+            for e in recorded
+            if e.originator_id == CreditAccount.id_for(account)
+        ]
+        for account in accounts
+    }
+
+    # When the relay publishes them all
+    relay = parts.outbox_relay(pipeline)
+    with running([relay]):
+        wait_until_relayed(relay, pipeline.ledger)
+        published = read_topic_to_end(kafka_bootstrap, settings.ledger_events_topic)
+
+    # Then each account's events come in the order the ledger recorded them
+    # (one key, one partition: consumers see them in that order), each once
+    found: dict[str, list[str]] = {}
+    for record in published:
+        found.setdefault(record.key.decode(), []).append(orjson.loads(record.value)["event_id"])
+    assert found == expected
+    assert sum(len(ids) for ids in expected.values()) == 4 * (15 + 5)
+    # And each message carries its event id in the event_id header, which
+    # consumers use to drop duplicates without parsing the body
+    assert all(headers(r)["event_id"] == orjson.loads(r.value)["event_id"] for r in published)
