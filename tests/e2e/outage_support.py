@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from kafka.consumer.fetcher import ConsumerRecord
 
 from infra.settings import Settings
@@ -29,8 +30,6 @@ def own_servers(*names: str) -> SuiteServers:
 
 
 def settlement_counts(records: Iterable[ConsumerRecord]) -> dict[str, int]:
-    import orjson
-
     counts: dict[str, int] = {}
     for record in records:
         invoice_id = orjson.loads(record.value)["invoice_id"]
