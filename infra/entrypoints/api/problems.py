@@ -73,18 +73,12 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None, **e
 
 async def send_problem(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
     """The same problem, sent straight to the ASGI server: for the refusals
-    made before the application runs, which must never read the request.
-
-    The connection is closed after it: kept open, the server would read and
-    discard the rest of a refused body in its event loop (50 ms of work per
-    30 MB), delaying every other request's answer meanwhile.
-    """
+    made before the application runs, which must never read the request."""
     payload = json.dumps(_body(status, detail, {}), ensure_ascii=False).encode()
     extra_headers = (headers or {}).items()
     raw_headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(payload)).encode()),
-        (b"connection", b"close"),
         *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra_headers),
     ]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
