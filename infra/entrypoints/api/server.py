@@ -31,6 +31,7 @@ class ApiComponent:
     def build(self) -> uvicorn.Server:
         from infra.entrypoints.api.app import create_app
         from infra.entrypoints.api.limits import MAX_HEADER_BYTES
+        from infra.entrypoints.api.lingering import LingeringH11Protocol
 
         config = uvicorn.Config(
             create_app(self.ports),
@@ -41,7 +42,7 @@ class ApiComponent:
             # size (megabytes of them), while h11 refuses a request head that
             # grows past this limit before it is complete. A head that
             # arrives whole is held to the same budget by HeaderLimit.
-            http="h11",
+            http=LingeringH11Protocol,
             h11_max_incomplete_event_size=MAX_HEADER_BYTES,
             # Logging is the host process's business; uvicorn's access log
             # shows method, path and status, never headers (so never tokens).
