@@ -11,7 +11,7 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from application.audit.rows import APPLIED, GRANTED, PURCHASED
+from application.audit.rows import APPLIED, GRANTED, PURCHASED, RESTORED
 from application.entries import PUBLIC_NAMES, SHAPES_BY_TOPIC, LedgerEntry, ledger_entry
 from application.results import GrantResult, InvoiceSettlement, PurchaseResult
 from consumers import contracts
@@ -96,7 +96,7 @@ def test_published_messages_carry_the_entrys_values() -> None:
 
 
 def test_each_entry_kind_is_read_from_the_stored_topic_of_its_event() -> None:
-    assert set(SHAPES_BY_TOPIC) == {GRANTED, APPLIED, PURCHASED}
+    assert set(SHAPES_BY_TOPIC) == {GRANTED, APPLIED, PURCHASED, RESTORED}
 
 
 def test_an_entry_says_which_way_the_balance_moved_and_by_how_much() -> None:
