@@ -60,6 +60,7 @@ class Balance(BaseModel):
     granted_minor: int
     applied_minor: int
     calling_credits_minor: int
+    restored_minor: int = Field(description="Credits given back by voided invoices")
 
 
 class BalanceResponse(BaseModel):
@@ -83,6 +84,7 @@ class Day(BaseModel):
     calling_credits_minor: int
     invoices_touched: int = Field(description="Invoices that had some credit applied")
     invoices_decided: int = Field(description="Every invoice decision, zero-credit ones included")
+    restored_minor: int = Field(description="Credits given back by voided invoices")
 
 
 class DailyResponse(BaseModel):
