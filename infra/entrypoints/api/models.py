@@ -8,7 +8,7 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
 
-from application.results import GrantResult, PurchaseResult
+from application.results import GrantResult, InvoiceLookup, PurchaseResult, VoidResult
 from domain.rules import GrantReason
 
 
@@ -23,6 +23,10 @@ class GrantRequest(_Request):
     currency: StrictStr = Field(description="ISO 4217 code", examples=["USD"])
     reason: GrantReason
     note: StrictStr = ""
+
+
+class VoidRequest(_Request):
+    invoice_id: StrictStr = Field(description="The voided invoice; also the void's idempotency key")
 
 
 class PurchaseRequest(_Request):
@@ -50,6 +54,24 @@ PurchaseResponse = _answer_of(
         "credits_used_minor": "Promotional credits spent on the purchase",
         "amount_due_minor": "What the payment method pays",
         "balance_minor": "The currency's balance right after this purchase",
+    },
+)
+
+
+VoidResponse = _answer_of(
+    VoidResult,
+    {
+        "currency": "The invoice's currency; XXX (no currency) when voided before it was decided",
+        "credits_restored_minor": "What the invoice's decision had applied, given back",
+        "balance_minor": "The currency's balance right after the restore",
+    },
+)
+InvoiceResponse = _answer_of(
+    InvoiceLookup,
+    {
+        "balance_after_minor": "The currency's balance right after the decision",
+        "voided": "Whether the invoice was voided",
+        "credits_restored_minor": "What the void gave back; null while not voided",
     },
 )
 
