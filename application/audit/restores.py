@@ -11,11 +11,10 @@ a tampered amount may be larger than SQLite's integers.
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from application.audit.invoice_index import CHUNK
+from application.audit.scratch import ScratchDatabase
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +64,7 @@ class RestoreCheck:
         self._applied: list[tuple[str, str, int, str]] = []
         self._restores: list[tuple[str, str, int, str, str]] = []
         self._any_restore = False
-        self._spill: tempfile.TemporaryDirectory[str] | None = None
-        self._db: sqlite3.Connection | None = None
+        self._scratch = ScratchDatabase("restores.db", _SCHEMA)
 
     def applied(self, invoice_id: str, account: str, position: int, amount: int) -> None:
         self._applied.append((invoice_id, account, position, str(amount)))
@@ -95,33 +93,17 @@ class RestoreCheck:
         return found
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self._spill is not None:
-            self._spill.cleanup()
-            self._spill = None
+        self._scratch.close()
 
     def _flush_when_full(self) -> None:
         if len(self._applied) + len(self._restores) >= self._chunk:
             self._flush()
 
     def _flush(self) -> sqlite3.Connection:
-        db = self._open()
+        db = self._scratch.connection()
         db.executemany("INSERT INTO applied VALUES (?, ?, ?, ?)", self._applied)
         db.executemany("INSERT INTO restores VALUES (?, ?, ?, ?, ?)", self._restores)
         db.commit()
         self._applied.clear()
         self._restores.clear()
         return db
-
-    def _open(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._spill = tempfile.TemporaryDirectory(prefix="promocredits-verify-")
-            self._db = sqlite3.connect(Path(self._spill.name) / "restores.db")
-            # A scratch index, rebuilt on every run: durability buys nothing.
-            self._db.execute("PRAGMA journal_mode = OFF")
-            self._db.execute("PRAGMA synchronous = OFF")
-            for statement in _SCHEMA:
-                self._db.execute(statement)
-        return self._db

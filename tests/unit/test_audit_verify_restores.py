@@ -30,12 +30,13 @@ def restore(
     return record.add(originator, RESTORED, data)
 
 
-def alice_voids_an_invoice() -> Record:
+def alice_voids_an_invoice(restored: int = 200) -> Record:
+    """Alice's invoice inv-1 applied 200 of her 500; its void gives back ``restored``."""
     record = Record()
     record.open(ALICE_ID)  # 1
     record.grant(ALICE_ID, 500, 500)  # 2
     record.invoice(ALICE_ID, "inv-1", 200, 200, 300)  # 3
-    restore(record, ALICE_ID, "inv-1", 200, 500)  # 4
+    restore(record, ALICE_ID, "inv-1", restored, 300 + restored)  # 4
     return record
 
 
@@ -60,11 +61,7 @@ def test_an_invoice_restored_twice_is_named_at_the_second_restore() -> None:
 
 
 def test_a_restore_above_what_the_invoice_applied_is_named() -> None:
-    record = Record()
-    record.open(ALICE_ID)  # 1
-    record.grant(ALICE_ID, 500, 500)  # 2
-    record.invoice(ALICE_ID, "inv-1", 200, 200, 300)  # 3
-    restore(record, ALICE_ID, "inv-1", 250, 550)  # 4
+    record = alice_voids_an_invoice(restored=250)
     assert report_of(record.rows).findings == [
         Finding(
             RESTORE_ABOVE_APPLIED,

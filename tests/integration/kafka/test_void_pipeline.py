@@ -4,7 +4,6 @@ that can never succeed."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -13,23 +12,19 @@ from consumers.contracts import InvoiceCreditsRestored, LedgerEvent
 from infra.entrypoints.workers import parts
 from infra.settings import Settings
 from infra.wiring.container import Container
+from tests.integration.kafka.test_invoice_pipeline import run_pipeline
 from tests.kafka_server import (
     headers,
     invoice,
     produce,
     read_topic,
     read_topic_to_end,
-    running,
     values,
     wait_until_consumed,
     wait_until_relayed,
 )
 
 pytestmark = pytest.mark.kafka
-
-
-def run_pipeline(pipeline: Container) -> AbstractContextManager[None]:
-    return running([parts.invoice_consumer(pipeline), parts.outbox_relay(pipeline)])
 
 
 def void(account_id: str, invoice_id: str, **extra: Any) -> dict[str, Any]:
