@@ -190,7 +190,12 @@ class CreditAccount(Aggregate):
 
     def void_invoice(self, invoice_id: str) -> Outcome[CreditAccount.CreditRestored]:
         """Give back exactly what the invoice's decision applied (0 included),
-        once: a repeated void returns the recorded restore."""
+        once: a repeated void returns the recorded restore.
+
+        The balance bound is not checked: a void must never be refused, and
+        what comes back was in the balance once, so the sum stays below twice
+        the bound, far from any overflow. Grants then see the bound exceeded.
+        """
         check_key("invoice_id", invoice_id)
         recorded = self._voids.get(invoice_id)
         if recorded is not None:
