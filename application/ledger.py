@@ -68,7 +68,8 @@ class VoidRequest:
 
 
 Request = InvoiceRequest | VoidRequest
-Outcome = InvoiceSettlement | VoidResult | LedgerError
+# What each request of a batch comes to: its result, or the rule it broke.
+BatchOutcome = InvoiceSettlement | VoidResult | LedgerError
 
 
 class Ledger(Application[UUID]):
@@ -130,7 +131,7 @@ class Ledger(Application[UUID]):
         assert isinstance(outcome, VoidResult)
         return outcome
 
-    def settle(self, requests: Sequence[Request]) -> list[Outcome]:
+    def settle(self, requests: Sequence[Request]) -> list[BatchOutcome]:
         """Decide a batch of invoices and voids, in order, in one transaction.
 
         A request that breaks a rule yields its error in place of its result
@@ -139,8 +140,8 @@ class Ledger(Application[UUID]):
         under another account is a conflict.
         """
 
-        def decide_all(accounts: _Accounts) -> list[Outcome]:
-            outcomes: list[Outcome] = []
+        def decide_all(accounts: _Accounts) -> list[BatchOutcome]:
+            outcomes: list[BatchOutcome] = []
             owners = accounts.invoice_owners([r.invoice_id for r in requests])
             for request in requests:
                 try:
@@ -149,7 +150,7 @@ class Ledger(Application[UUID]):
                     owner = owners.get(request.invoice_id, request.account_id)
                     if owner != request.account_id:
                         raise IdempotencyConflictError(
-                            f"invoice_id {request.invoice_id!r} was already decided "
+                            f"invoice_id {request.invoice_id!r} was already decided or voided "
                             f"for another account ({owner!r})"
                         )
                     outcome = _decide(accounts, request)
