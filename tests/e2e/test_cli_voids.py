@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.test_cli_ledger import Run, cli, granting, one_error_line, one_json_object
 
 __all__ = ["cli"]
@@ -74,3 +76,36 @@ def test_invalid_ids_exit_2_and_a_void_for_another_account_exits_3(cli: Run) -> 
     # and nothing was recorded by any of them
     assert one_json_object(cli("invoice", "inv-2026-005", "--json"))["voided"] is False
     assert one_json_object(cli("history", "acct-erin", "--json"))["entries"] == []
+
+
+def test_statements_show_restores_and_verification_stays_clean_with_voids(cli: Run) -> None:
+    # given a decided invoice voided, and a void before its invoice
+    one_json_object(cli(*granting("acct-frank", "25.00", "USD", "grant-1", "refund", "--json")))
+    one_json_object(
+        cli("apply-invoice", "acct-frank", "inv-2026-006", "10.00", "--currency", "USD", "--json")
+    )
+    one_json_object(cli("void-invoice", "acct-frank", "inv-2026-006", "--json"))
+    one_json_object(cli("void-invoice", "acct-frank", "inv-2026-007", "--json"))
+    late = one_json_object(
+        cli("apply-invoice", "acct-frank", "inv-2026-007", "5.00", "--currency", "USD", "--json")
+    )
+    assert (late["credits_applied_minor"], late["amount_due_minor"]) == (0, 500)
+    # when the auditor reads the statement and verifies the record
+    statement = one_json_object(cli("audit", "statement", "acct-frank", "--json"))
+    report = cli("audit", "verify", "--json")
+    # then the statement lists each restore as a credit, and the record is clean
+    lines = statement["lines"]
+    assert [(line["type"], line["change_minor"], line["currency"]) for line in lines] == [
+        ("grant", 2500, "USD"),
+        ("invoice", -1000, "USD"),
+        ("restore", 1000, "USD"),
+        ("restore", 0, "XXX"),
+        ("invoice", 0, "USD"),
+    ]
+    assert {b["currency"]: b["balance_minor"] for b in statement["closing_balances"]}["USD"] == 2500
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert json.loads(report.stdout)["findings_total"] == 0
+    # and the readable statement shows the restore of no currency without failing
+    readable = cli("audit", "statement", "acct-frank")
+    assert readable.returncode == 0, readable.stderr
+    assert "0 XXX" in readable.stdout
