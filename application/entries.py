@@ -21,12 +21,20 @@ from domain.credit_account import CreditAccount
 
 _EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:promotional-credits:event")
 
-EntryKind = Literal["grant", "invoice", "calling_credit_purchase"]
+EntryKind = Literal["grant", "invoice", "calling_credit_purchase", "restore"]
 GRANT: EntryKind = "grant"
 INVOICE: EntryKind = "invoice"
 PURCHASE: EntryKind = "calling_credit_purchase"
+RESTORE: EntryKind = "restore"
+# Kinds that add to the balance; the others take from it.
+CREDITING: frozenset[EntryKind] = frozenset({GRANT, RESTORE})
 
-EntryEvent = CreditAccount.CreditGranted | CreditAccount.CreditApplied | CreditAccount.CallingCreditPurchased
+EntryEvent = (
+    CreditAccount.CreditGranted
+    | CreditAccount.CreditApplied
+    | CreditAccount.CallingCreditPurchased
+    | CreditAccount.CreditRestored
+)
 
 
 def event_id(originator_id: UUID, originator_version: int) -> str:
@@ -49,9 +57,10 @@ class EventShape:
     kind: EntryKind
     # The business key, which is also its public name.
     key: str
-    # What the entry moves: granted, applied to the invoice, or used.
+    # What the entry moves: granted, applied to the invoice, used, or restored.
     amount: str
-    # What was charged against the balance: the invoice total or the price.
+    # What was charged against the balance: the invoice total or the price
+    # (None for what adds to the balance).
     charge: str | None
     # Fields the event and the entry share by name, in history order.
     extras: tuple[str, ...]
@@ -69,6 +78,7 @@ _SHAPES: dict[type[EntryEvent], EventShape] = {
     CreditAccount.CallingCreditPurchased: EventShape(
         PURCHASE, "purchase_id", "credits_used_minor", "price_minor", ("price_minor", "amount_due_minor")
     ),
+    CreditAccount.CreditRestored: EventShape(RESTORE, "invoice_id", "credits_restored_minor", None, ()),
 }
 SHAPES_BY_KIND: dict[EntryKind, EventShape] = {shape.kind: shape for shape in _SHAPES.values()}
 # The stored topic is the event class's module path (see domain.credit_account).
@@ -89,7 +99,7 @@ class KindAmounts:
 
 @dataclass(frozen=True)
 class LedgerEntry(KindAmounts):
-    """One grant, invoice decision or calling-credit purchase, as every reader sees it."""
+    """One grant, invoice decision, calling-credit purchase or restore, as every reader sees it."""
 
     kind: EntryKind
     key: str
@@ -108,8 +118,8 @@ class LedgerEntry(KindAmounts):
 
     @property
     def change_minor(self) -> int:
-        """Signed change to the balance: + granted, - applied or used."""
-        return self.amount_minor if self.kind == GRANT else -self.amount_minor
+        """Signed change to the balance: + granted or restored, - applied or used."""
+        return self.amount_minor if self.kind in CREDITING else -self.amount_minor
 
     def public(self, names: Iterable[str]) -> dict[str, Any]:
         """The entry's values under the public names asked for, in that order."""
@@ -133,6 +143,7 @@ PUBLIC_NAMES: dict[str, str] = {
     "amount_minor": "amount_minor",
     "credits_applied_minor": "amount_minor",
     "credits_used_minor": "amount_minor",
+    "credits_restored_minor": "amount_minor",
     "invoice_total_minor": "invoice_total_minor",
     "amount_due_minor": "amount_due_minor",
     "price_minor": "price_minor",

@@ -13,14 +13,16 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError
 from eventsourcing.utils import Environment
 
-from application.entries import LedgerEntry, ledger_entry
+from application.entries import LedgerEntry, ledger_entry, rfc3339
 from application.money import check_known_currency
 from application.results import (
     AccountBalance,
     CurrencyBalance,
     GrantResult,
+    InvoiceLookup,
     InvoiceSettlement,
     PurchaseResult,
+    VoidResult,
     result_of,
 )
 from application.startup import creating_tables
@@ -57,6 +59,17 @@ class InvoiceRequest:
     invoice_id: str
     currency: str
     total_minor: int
+
+
+@dataclass(frozen=True)
+class VoidRequest:
+    account_id: str
+    invoice_id: str
+
+
+Request = InvoiceRequest | VoidRequest
+# What each request of a batch comes to: its result, or the rule it broke.
+BatchOutcome = InvoiceSettlement | VoidResult | LedgerError
 
 
 class Ledger(Application[UUID]):
@@ -109,29 +122,43 @@ class Ledger(Application[UUID]):
         A request that breaks a rule yields its error in place of a settlement
         and the rest of the batch still goes through.
         """
+        return [outcome for outcome in self.settle(requests) if not isinstance(outcome, VoidResult)]
 
-        def decide_all(accounts: _Accounts) -> list[InvoiceSettlement | LedgerError]:
-            outcomes: list[InvoiceSettlement | LedgerError] = []
+    def void_invoice(self, account_id: str, invoice_id: str) -> VoidResult:
+        outcome = self.settle([VoidRequest(account_id, invoice_id)])[0]
+        if isinstance(outcome, LedgerError):
+            raise outcome
+        assert isinstance(outcome, VoidResult)
+        return outcome
+
+    def settle(self, requests: Sequence[Request]) -> list[BatchOutcome]:
+        """Decide a batch of invoices and voids, in order, in one transaction.
+
+        A request that breaks a rule yields its error in place of its result
+        and the rest of the batch still goes through. An invoice id belongs to
+        the account that first decided or voided it, store-wide: the same id
+        under another account is a conflict.
+        """
+
+        def decide_all(accounts: _Accounts) -> list[BatchOutcome]:
+            outcomes: list[BatchOutcome] = []
             owners = accounts.invoice_owners([r.invoice_id for r in requests])
             for request in requests:
                 try:
-                    check_known_currency(request.currency)
+                    if isinstance(request, InvoiceRequest):
+                        check_known_currency(request.currency)
                     owner = owners.get(request.invoice_id, request.account_id)
                     if owner != request.account_id:
                         raise IdempotencyConflictError(
-                            f"invoice_id {request.invoice_id!r} was already decided "
+                            f"invoice_id {request.invoice_id!r} was already decided or voided "
                             f"for another account ({owner!r})"
                         )
-                    account = accounts.get(request.account_id)
-                    outcome = account.apply_to_invoice(
-                        request.invoice_id, request.currency, request.total_minor
-                    )
+                    outcome = _decide(accounts, request)
                 except LedgerError as error:
                     outcomes.append(error)
                     continue
                 owners[request.invoice_id] = request.account_id
-                entry = ledger_entry(outcome.event)
-                outcomes.append(result_of(InvoiceSettlement, request.account_id, entry, outcome.is_new))
+                outcomes.append(outcome)
             return outcomes
 
         return self._write(decide_all)
@@ -172,6 +199,32 @@ class Ledger(Application[UUID]):
 
     def account(self, account_id: str) -> CreditAccount | None:
         return self._load(account_id)
+
+    def invoice(self, invoice_id: str) -> InvoiceLookup | None:
+        """The recorded decision of an invoice and its void, or None while no
+        decision is recorded (unknown, or voided before it was generated)."""
+        check_key("invoice_id", invoice_id)
+        recorder = self.recorder
+        if not isinstance(recorder, InvoiceClaims):
+            return None
+        owner = recorder.invoice_owners([invoice_id]).get(invoice_id)
+        account = self._load(owner) if owner is not None else None
+        decision = account.decision_for(invoice_id) if account is not None else None
+        if account is None or decision is None:
+            return None
+        void = account.void_for(invoice_id)
+        return InvoiceLookup(
+            invoice_id=invoice_id,
+            account_id=account.account_id,
+            currency=decision.currency,
+            invoice_total_minor=decision.invoice_total_minor,
+            credits_applied_minor=decision.credits_applied_minor,
+            amount_due_minor=decision.amount_due_minor,
+            balance_after_minor=decision.balance_after_minor,
+            decided_at=rfc3339(decision.timestamp),
+            voided=void is not None,
+            credits_restored_minor=void.credits_restored_minor if void is not None else None,
+        )
 
     def forget_cached_accounts(self) -> None:
         """Drop every hot aggregate, e.g. when a consumer's partitions move:
@@ -269,12 +322,24 @@ class _Accounts:
         return list(self._seen)
 
 
+def _decide(accounts: _Accounts, request: Request) -> InvoiceSettlement | VoidResult:
+    account = accounts.get(request.account_id)
+    if isinstance(request, VoidRequest):
+        void = account.void_invoice(request.invoice_id)
+        return result_of(VoidResult, request.account_id, ledger_entry(void.event), void.is_new)
+    outcome = account.apply_to_invoice(request.invoice_id, request.currency, request.total_minor)
+    return result_of(InvoiceSettlement, request.account_id, ledger_entry(outcome.event), outcome.is_new)
+
+
 def _new_invoice_claims(accounts: Iterable[CreditAccount]) -> list[tuple[str, str]]:
+    # The account's first event about an invoice claims its id: a decision,
+    # or a void that came before it (the decision then claims nothing).
     return [
         (event.invoice_id, account.account_id)
         for account in accounts
         for event in account.pending_events
-        if isinstance(event, CreditAccount.CreditApplied)
+        if isinstance(event, CreditAccount.CreditApplied | CreditAccount.CreditRestored)
+        and account.first_for(event.invoice_id) is event
     ]
 
 

@@ -54,6 +54,34 @@ class PurchaseResult(_Result):
 
 
 @dataclass(frozen=True)
+class VoidResult(_Result):
+    invoice_id: str
+    currency: str
+    credits_restored_minor: int
+    balance_minor: int
+
+
+@dataclass(frozen=True)
+class InvoiceLookup:
+    """An invoice's recorded decision, and its void if it was voided."""
+
+    invoice_id: str
+    account_id: str
+    currency: str
+    invoice_total_minor: int
+    credits_applied_minor: int
+    amount_due_minor: int
+    balance_after_minor: int
+    decided_at: str
+    voided: bool
+    # None while the invoice is not voided.
+    credits_restored_minor: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class CurrencyBalance:
     currency: str
     balance_minor: int

@@ -1,4 +1,5 @@
-"""Contract v1 of the messages this service reads and writes on Kafka.
+"""Contract v1.1 of the messages this service reads and writes on Kafka
+(v1.1 added voids: InvoiceVoided in, InvoiceCreditsRestored and CreditRestored out).
 
 The checked-in JSON Schemas under ``contracts/`` are generated from these
 models (``promocredits contracts``); a test keeps the two in step.
@@ -53,6 +54,18 @@ class InvoiceGenerated(BaseModel):
     issued_at: AwareDatetime
 
 
+class InvoiceVoided(BaseModel):
+    """Inbound on ``billing.invoices.voided``, key = account_id."""
+
+    model_config = ConfigDict(extra="ignore", title="InvoiceVoided")
+
+    event_type: Literal["InvoiceVoided"]
+    event_id: Key
+    invoice_id: Key
+    account_id: Key
+    voided_at: AwareDatetime
+
+
 class _Outbound(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -76,6 +89,22 @@ class InvoiceCreditsApplied(_Outbound):
     balance_minor: MinorUnits = Field(
         description="The account's balance in this currency after the decision."
     )
+    decided_at: Timestamp
+
+
+class InvoiceCreditsRestored(_Outbound):
+    """Outbound on ``promotional-credits.invoice-settlements``, key = account_id.
+
+    Exactly one per voided invoice: the credits its decision had applied,
+    given back (0 included). A void that came before its invoice restores 0
+    in ``XXX``, ISO 4217's code for no currency."""
+
+    model_config = ConfigDict(title="InvoiceCreditsRestored")
+
+    event_type: Literal["InvoiceCreditsRestored"] = "InvoiceCreditsRestored"
+    invoice_id: StrictStr
+    credits_restored_minor: MinorUnits
+    balance_minor: MinorUnits = Field(description="The account's balance in this currency after the restore.")
     decided_at: Timestamp
 
 
@@ -115,9 +144,20 @@ class CallingCreditPurchased(_LedgerEvent):
     amount_due_minor: MinorUnits
 
 
+class CreditRestored(_LedgerEvent):
+    model_config = ConfigDict(title="CreditRestored")
+
+    event_type: Literal["CreditRestored"] = "CreditRestored"
+    invoice_id: StrictStr
+    credits_restored_minor: MinorUnits
+
+
 class LedgerEvent(
     RootModel[
-        Annotated[CreditGranted | CreditApplied | CallingCreditPurchased, Field(discriminator="event_type")]
+        Annotated[
+            CreditGranted | CreditApplied | CallingCreditPurchased | CreditRestored,
+            Field(discriminator="event_type"),
+        ]
     ]
 ):
     """Outbound on ``promotional-credits.ledger-events``, key = account_id: every
@@ -130,6 +170,8 @@ class LedgerEvent(
 SCHEMAS: dict[str, type[BaseModel]] = {
     "invoice-generated.v1.schema.json": InvoiceGenerated,
     "invoice-credits-applied.v1.schema.json": InvoiceCreditsApplied,
+    "invoice-voided.v1.schema.json": InvoiceVoided,
+    "invoice-credits-restored.v1.schema.json": InvoiceCreditsRestored,
     "ledger-event.v1.schema.json": LedgerEvent,
 }
 

@@ -1,4 +1,4 @@
-"""From a polled batch of InvoiceGenerated messages to ledger decisions.
+"""From a polled batch of InvoiceGenerated and InvoiceVoided messages to ledger decisions.
 
 Each message ends in exactly one of two ways: settled (its decision is in the
 ledger, whether recorded now or earlier) or dead-lettered (it can never
@@ -15,9 +15,9 @@ from typing import Generic, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from application.ledger import InvoiceRequest
-from application.results import InvoiceSettlement
-from consumers.contracts import InvoiceGenerated
+from application.ledger import InvoiceRequest, Request, VoidRequest
+from application.results import InvoiceSettlement, VoidResult
+from consumers.contracts import InvoiceGenerated, InvoiceVoided
 from domain.errors import IdempotencyConflictError, InvalidCommandError, LedgerError
 
 R = TypeVar("R")
@@ -30,21 +30,23 @@ REJECTED = "rejected"
 
 
 class InvoiceLedger(Protocol):
-    def apply_invoices(self, requests: Sequence[InvoiceRequest]) -> list[InvoiceSettlement | LedgerError]: ...
+    def settle(self, requests: Sequence[Request]) -> list[InvoiceSettlement | VoidResult | LedgerError]: ...
 
 
 @dataclass(frozen=True)
 class Inbound(Generic[R]):
-    """One polled message; ``ref`` is whatever the transport needs to find it again."""
+    """One polled message; ``ref`` is whatever the transport needs to find it again.
+    ``void`` says it came from the voids topic, so it must be an InvoiceVoided."""
 
     ref: R
     value: bytes | None
+    void: bool = False
 
 
 @dataclass(frozen=True)
 class Settled(Generic[R]):
     ref: R
-    settlement: InvoiceSettlement
+    settlement: InvoiceSettlement | VoidResult
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class InvoiceBatchHandler:
 
     def handle(self, batch: Sequence[Inbound[R]]) -> list[Decision[R]]:
         decisions: list[Decision[R] | None] = []
-        requests: list[InvoiceRequest] = []
+        requests: list[Request] = []
         positions: list[int] = []
         for message in batch:
             parsed = parse(message)
@@ -74,21 +76,26 @@ class InvoiceBatchHandler:
                 continue
             positions.append(len(decisions))
             decisions.append(None)
-            requests.append(
-                InvoiceRequest(parsed.account_id, parsed.invoice_id, parsed.currency, parsed.total_minor)
-            )
+            requests.append(_request(parsed))
         if requests:
-            outcomes = self._ledger.apply_invoices(requests)
+            outcomes = self._ledger.settle(requests)
             for position, outcome in zip(positions, outcomes, strict=True):
                 decisions[position] = _decision(batch[position].ref, outcome)
         return [d for d in decisions if d is not None]
 
 
-def parse(message: Inbound[R]) -> InvoiceGenerated | DeadLetter[R]:
+def _request(parsed: InvoiceGenerated | InvoiceVoided) -> Request:
+    if isinstance(parsed, InvoiceVoided):
+        return VoidRequest(parsed.account_id, parsed.invoice_id)
+    return InvoiceRequest(parsed.account_id, parsed.invoice_id, parsed.currency, parsed.total_minor)
+
+
+def parse(message: Inbound[R]) -> InvoiceGenerated | InvoiceVoided | DeadLetter[R]:
     if message.value is None:
         return DeadLetter(message.ref, NOT_JSON, "the message has no value")
+    model = InvoiceVoided if message.void else InvoiceGenerated
     try:
-        return InvoiceGenerated.model_validate_json(message.value)
+        return model.model_validate_json(message.value)
     except ValidationError as error:
         if any(e["type"] == "json_invalid" for e in error.errors()):
             if _json_with_lone_surrogates(message.value):
@@ -126,8 +133,8 @@ def _bounded(text: str) -> str:
     return text if len(text) <= _MAX_ERROR_LENGTH else text[: _MAX_ERROR_LENGTH - 3] + "..."
 
 
-def _decision(ref: R, outcome: InvoiceSettlement | LedgerError) -> Decision[R]:
-    if isinstance(outcome, InvoiceSettlement):
+def _decision(ref: R, outcome: InvoiceSettlement | VoidResult | LedgerError) -> Decision[R]:
+    if isinstance(outcome, InvoiceSettlement | VoidResult):
         return Settled(ref, outcome)
     if isinstance(outcome, IdempotencyConflictError):
         return DeadLetter(ref, CONFLICT, _bounded(str(outcome)))

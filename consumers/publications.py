@@ -1,10 +1,11 @@
 """From recorded ledger events to the messages the relay publishes.
 
-Every CreditApplied becomes an InvoiceCreditsApplied settlement, and every
-ledger entry (grant, invoice decision, calling-credit purchase) a ledger
-event. The bookkeeping ``Opened`` event is not published: it carries no
-amount and no business key; the account's first real event follows it in
-the same transaction.
+Every CreditApplied becomes an InvoiceCreditsApplied settlement, every
+CreditRestored an InvoiceCreditsRestored settlement, and every ledger entry
+(grant, invoice decision, calling-credit purchase, restore) a ledger event.
+The bookkeeping ``Opened`` event is not published: it carries no amount and
+no business key; the account's first real event follows it in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from application.entries import GRANT, INVOICE, PURCHASE, EntryKind, LedgerEntry, ledger_entry
+from application.entries import GRANT, INVOICE, PURCHASE, RESTORE, EntryKind, LedgerEntry, ledger_entry
 from consumers import contracts
 from domain.credit_account import CreditAccount
 
@@ -25,6 +26,12 @@ _LEDGER_EVENTS: dict[EntryKind, type[BaseModel]] = {
     GRANT: contracts.CreditGranted,
     INVOICE: contracts.CreditApplied,
     PURCHASE: contracts.CallingCreditPurchased,
+    RESTORE: contracts.CreditRestored,
+}
+# Entries billing is told about, one settlement each.
+_SETTLEMENTS: dict[EntryKind, type[BaseModel]] = {
+    INVOICE: contracts.InvoiceCreditsApplied,
+    RESTORE: contracts.InvoiceCreditsRestored,
 }
 # Fields of an outbound message that are not the entry's: the message's own
 # type, and the business account id, which only the Opened event carries.
@@ -69,8 +76,9 @@ class Publisher:
             return []
         account_id = self._account_id(entry.account_uuid)
         published: list[Publication] = []
-        if entry.kind == INVOICE:
-            settlement = _message(contracts.InvoiceCreditsApplied, entry, account_id)
+        settlement_model = _SETTLEMENTS.get(entry.kind)
+        if settlement_model is not None:
+            settlement = _message(settlement_model, entry, account_id)
             published.append(_publication(Channel.SETTLEMENTS, account_id, settlement))
         ledger_event = _message(_LEDGER_EVENTS[entry.kind], entry, account_id)
         published.append(_publication(Channel.LEDGER_EVENTS, account_id, ledger_event))

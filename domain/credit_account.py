@@ -26,6 +26,10 @@ from domain.rules import (
 
 _ACCOUNT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:promotional-credits:account")
 
+# ISO 4217's own code for "no currency involved": a void that arrives before
+# its invoice restores nothing, in no currency, since none is known yet.
+NO_CURRENCY = "XXX"
+
 E = TypeVar("E")
 
 
@@ -83,15 +87,34 @@ class CreditAccount(Aggregate):
             aggregate._purchases[self.purchase_id] = self
             aggregate._add(self.currency, used=self.credits_used_minor)
 
+    class CreditRestored(Aggregate.Event):
+        """An invoice was voided: what its decision applied is given back.
+
+        A void that comes before its invoice is recorded too, restoring 0 in
+        ``NO_CURRENCY``, so that every void has one recorded decision and the
+        invoice, when it comes, applies nothing.
+        """
+
+        invoice_id: str
+        currency: str
+        credits_restored_minor: int
+        balance_after_minor: int
+
+        def apply(self, aggregate: CreditAccount) -> None:
+            aggregate._voids[self.invoice_id] = self
+            aggregate._add(self.currency, restored=self.credits_restored_minor)
+
     def __init__(self, account_id: str) -> None:
         self.account_id = account_id
         self._balances: dict[str, int] = {}
         self._granted: dict[str, int] = {}
         self._applied: dict[str, int] = {}
         self._used: dict[str, int] = {}
+        self._restored: dict[str, int] = {}
         self._grants: dict[str, CreditAccount.CreditGranted] = {}
         self._invoices: dict[str, CreditAccount.CreditApplied] = {}
         self._purchases: dict[str, CreditAccount.CallingCreditPurchased] = {}
+        self._voids: dict[str, CreditAccount.CreditRestored] = {}
 
     @staticmethod
     def id_for(account_id: str) -> UUID:
@@ -152,7 +175,8 @@ class CreditAccount(Aggregate):
                 {"currency": currency, "invoice_total_minor": invoice_total_minor},
             )
             return Outcome(recorded, is_new=False)
-        applied = min(self.balance(currency), invoice_total_minor)
+        # A voided invoice is never paid with credits.
+        applied = 0 if invoice_id in self._voids else min(self.balance(currency), invoice_total_minor)
         self.trigger_event(
             self.CreditApplied,
             invoice_id=invoice_id,
@@ -163,6 +187,30 @@ class CreditAccount(Aggregate):
             balance_after_minor=self.balance(currency) - applied,
         )
         return Outcome(self._invoices[invoice_id], is_new=True)
+
+    def void_invoice(self, invoice_id: str) -> Outcome[CreditAccount.CreditRestored]:
+        """Give back exactly what the invoice's decision applied (0 included),
+        once: a repeated void returns the recorded restore.
+
+        The balance bound is not checked: a void must never be refused, and
+        what comes back was in the balance once, so the sum stays below twice
+        the bound, far from any overflow. Grants then see the bound exceeded.
+        """
+        check_key("invoice_id", invoice_id)
+        recorded = self._voids.get(invoice_id)
+        if recorded is not None:
+            return Outcome(recorded, is_new=False)
+        decision = self._invoices.get(invoice_id)
+        currency = decision.currency if decision else NO_CURRENCY
+        restored = decision.credits_applied_minor if decision else 0
+        self.trigger_event(
+            self.CreditRestored,
+            invoice_id=invoice_id,
+            currency=currency,
+            credits_restored_minor=restored,
+            balance_after_minor=self.balance(currency) + restored,
+        )
+        return Outcome(self._voids[invoice_id], is_new=True)
 
     def buy_calling_credits(
         self, purchase_id: str, currency: str, price_minor: int
@@ -212,12 +260,26 @@ class CreditAccount(Aggregate):
             self._used.get(currency, 0),
         )
 
+    def restored(self, currency: str) -> int:
+        """Credits given back by voided invoices."""
+        return self._restored.get(currency, 0)
+
     def decision_for(self, invoice_id: str) -> CreditAccount.CreditApplied | None:
         return self._invoices.get(invoice_id)
 
+    def void_for(self, invoice_id: str) -> CreditAccount.CreditRestored | None:
+        return self._voids.get(invoice_id)
+
+    def first_for(self, invoice_id: str) -> CreditAccount.CreditApplied | CreditAccount.CreditRestored | None:
+        """The account's first event about the invoice: the one that claims its id."""
+        events = [e for e in (self._invoices.get(invoice_id), self._voids.get(invoice_id)) if e is not None]
+        return min(events, key=lambda e: e.originator_version, default=None)
+
     # Internals
 
-    def _add(self, currency: str, granted: int = 0, applied: int = 0, used: int = 0) -> None:
+    def _add(
+        self, currency: str, granted: int = 0, applied: int = 0, used: int = 0, restored: int = 0
+    ) -> None:
         if granted:
             self._granted[currency] = self._granted.get(currency, 0) + granted
             self._balances[currency] = self.balance(currency) + granted
@@ -227,6 +289,9 @@ class CreditAccount(Aggregate):
         if used:
             self._used[currency] = self._used.get(currency, 0) + used
             self._balances[currency] = self.balance(currency) - used
+        if restored:
+            self._restored[currency] = self._restored.get(currency, 0) + restored
+            self._balances[currency] = self.balance(currency) + restored
 
     @staticmethod
     def _check_same(kind: str, key: str, recorded: object, given: dict[str, object]) -> None:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str | None = None
     invoices_topic: str = "billing.invoices.generated"
     dead_letter_topic: str = "billing.invoices.generated.dlq"
+    voids_topic: str = "billing.invoices.voided"
+    voids_dead_letter_topic: str = "billing.invoices.voided.dlq"
     settlements_topic: str = "promotional-credits.invoice-settlements"
     ledger_events_topic: str = "promotional-credits.ledger-events"
     consumer_group: str = "promotional-credits-ledger"

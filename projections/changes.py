@@ -26,7 +26,7 @@ class AccountSeen:
 
 @dataclass(frozen=True)
 class BalanceMoved:
-    """A currency balance after a grant, an invoice or a purchase.
+    """A currency balance after a grant, an invoice, a purchase or a restore.
 
     Deltas are added to running totals; ``balance_minor`` is the ledger's own
     recorded balance after the event, never recomputed here.
@@ -39,9 +39,10 @@ class BalanceMoved:
     applied_minor: int
     calling_credits_minor: int
     occurred_at: str
-    # A grant may open a currency; invoices and purchases only touch
-    # currencies the account was granted, exactly as the ledger's balances.
+    # A grant may open a currency; invoices, purchases and restores only
+    # touch currencies the account was granted, exactly as the ledger's balances.
     opens_currency: bool
+    restored_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class DailyMoved:
     calling_credits_minor: int = 0
     invoices_decided: int = 0
     invoices_touched: int = 0  # decisions that applied some credit
+    restored_minor: int = 0
 
 
 # History columns that hold an entry field under another name; the rest share

@@ -8,7 +8,7 @@ from typing import Any, cast
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from application.entries import GRANT, INVOICE, LedgerEntry, ledger_entry, rfc3339
+from application.entries import GRANT, INVOICE, RESTORE, LedgerEntry, ledger_entry, rfc3339
 from domain.credit_account import CreditAccount
 from projections.changes import (
     AccountSeen,
@@ -64,14 +64,22 @@ def _changes(event: object, notification_id: int) -> list[Change]:
         daily = DailyMoved(
             day, entry.currency, applied_minor=amount, invoices_decided=1, invoices_touched=int(amount > 0)
         )
+    elif entry.kind == RESTORE:
+        balance = _moved(entry, restored=amount)
+        daily = DailyMoved(day, entry.currency, restored_minor=amount)
     else:
         balance = _moved(entry, calling=amount)
         daily = DailyMoved(day, entry.currency, calling_credits_minor=amount)
     seen = AccountSeen(account_uuid, None, rfc3339(entry.occurred_at))
-    return [seen, balance, history_row(entry, notification_id), daily]
+    # A restore of nothing (a void before its invoice, or of an invoice that
+    # used no credit) moves no day's totals, and opens no day in no currency.
+    days = [] if entry.kind == RESTORE and amount == 0 else [daily]
+    return [seen, balance, history_row(entry, notification_id), *days]
 
 
-def _moved(entry: LedgerEntry, granted: int = 0, applied: int = 0, calling: int = 0) -> BalanceMoved:
+def _moved(
+    entry: LedgerEntry, granted: int = 0, applied: int = 0, calling: int = 0, restored: int = 0
+) -> BalanceMoved:
     return BalanceMoved(
         account_uuid=str(entry.account_uuid),
         currency=entry.currency,
@@ -81,6 +89,7 @@ def _moved(entry: LedgerEntry, granted: int = 0, applied: int = 0, calling: int 
         calling_credits_minor=calling,
         occurred_at=rfc3339(entry.occurred_at),
         opens_currency=granted > 0,
+        restored_minor=restored,
     )
 
 

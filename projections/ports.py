@@ -28,6 +28,7 @@ class BalanceRow:
     applied_minor: int
     calling_credits_minor: int
     last_activity_at: str
+    restored_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class DailyRow:
     calling_credits_minor: int
     invoices_decided: int
     invoices_touched: int
+    restored_minor: int = 0
     granted_by_reason: dict[str, int] = field(default_factory=dict)
 
 

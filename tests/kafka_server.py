@@ -79,6 +79,8 @@ def pipeline_settings(
         "kafka_bootstrap_servers": bootstrap,
         "invoices_topic": f"test-{suffix}.invoices",
         "dead_letter_topic": f"test-{suffix}.invoices.dlq",
+        "voids_topic": f"test-{suffix}.voids",
+        "voids_dead_letter_topic": f"test-{suffix}.voids.dlq",
         "settlements_topic": f"test-{suffix}.settlements",
         "ledger_events_topic": f"test-{suffix}.ledger-events",
         "consumer_group": f"test-{suffix}",

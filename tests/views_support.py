@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from application.ledger import InvoiceRequest, Ledger
+from application.ledger import InvoiceRequest, Ledger, VoidRequest
 from infra.entrypoints.api.server import ApiServerError
 from infra.entrypoints.workers import parts
 from infra.wiring.container import Container
@@ -127,7 +127,8 @@ def bearer(token: str) -> dict[str, str]:
 def write_history(ledger: Ledger, accounts: int = 12, rounds: int = 3) -> None:
     """A varied, deterministic history: grants for every reason in three
     currencies, invoices with and without credits (in batches, as the
-    consumer writes them), calling-credit purchases, and repeated commands."""
+    consumer writes them), calling-credit purchases, voids (of decided
+    invoices, repeated, and before their invoice), and repeated commands."""
     reasons = ("compensation", "refund", "promotion", "goodwill")
     currencies = ("USD", "EUR", "JPY")
     for r in range(rounds):
@@ -144,6 +145,14 @@ def write_history(ledger: Ledger, accounts: int = 12, rounds: int = 3) -> None:
                     f"acct-{a:03d}", f"inv-{r}-{a}", currencies[(a * 7 + r) % 3], (a * 131 + r * 17) % 900
                 )
                 for a in range(accounts)
+            ]
+        )
+        ledger.settle(
+            [
+                *(VoidRequest(f"acct-{a:03d}", f"inv-{r}-{a}") for a in range(0, accounts, 3)),
+                VoidRequest("acct-001", f"inv-{r}-1"),
+                VoidRequest("acct-001", f"inv-{r}-1"),
+                VoidRequest("acct-002", f"inv-{r + 1}-2"),
             ]
         )
         # a retried grant changes nothing and records nothing

@@ -10,10 +10,10 @@ touches the disk.
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+
+from application.audit.scratch import ScratchDatabase
 
 # Ids held in memory before a merge. tracemalloc measured about 190 bytes an
 # id (a 13-character id and its decision), so a chunk stays under 10 MB.
@@ -41,8 +41,13 @@ class InvoiceIndex:
         # Repeats within the chunk: named once the chunk is merged, because
         # the id may have been decided even earlier, in a chunk on disk.
         self._repeats: list[tuple[str, Decided]] = []
-        self._spill: tempfile.TemporaryDirectory[str] | None = None
-        self._db: sqlite3.Connection | None = None
+        self._scratch = ScratchDatabase(
+            "invoices.db",
+            [
+                "CREATE TABLE seen (invoice_id TEXT PRIMARY KEY, position INTEGER) WITHOUT ROWID",
+                "CREATE TEMP TABLE chunk (invoice_id TEXT, position INTEGER)",
+            ],
+        )
 
     def add(self, invoice_id: str, decided: Decided) -> Iterator[Duplicate]:
         """Record a decision; yield duplicates whenever a full chunk is merged."""
@@ -57,7 +62,7 @@ class InvoiceIndex:
         """Name the duplicates among the ids in memory, then merge them into the
         index on disk (only once more ids were seen than fit in one chunk)."""
         earlier: dict[str, int] = {}
-        if self._db is not None or len(self._recent) + len(self._repeats) >= self._chunk:
+        if self._scratch.opened or len(self._recent) + len(self._repeats) >= self._chunk:
             earlier = self._merge()
         for invoice_id, first in self._recent.items():
             if invoice_id in earlier:
@@ -84,22 +89,7 @@ class InvoiceIndex:
         return earlier
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self._spill is not None:
-            self._spill.cleanup()
-            self._spill = None
+        self._scratch.close()
 
     def _open(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._spill = tempfile.TemporaryDirectory(prefix="promocredits-verify-")
-            self._db = sqlite3.connect(Path(self._spill.name) / "invoices.db")
-            # A scratch index, rebuilt on every run: durability buys nothing.
-            self._db.execute("PRAGMA journal_mode = OFF")
-            self._db.execute("PRAGMA synchronous = OFF")
-            self._db.execute(
-                "CREATE TABLE seen (invoice_id TEXT PRIMARY KEY, position INTEGER) WITHOUT ROWID"
-            )
-            self._db.execute("CREATE TEMP TABLE chunk (invoice_id TEXT, position INTEGER)")
-        return self._db
+        return self._scratch.connection()

@@ -21,6 +21,7 @@ OPENED = _TOPIC_PREFIX + "Opened"
 GRANTED = _TOPIC_PREFIX + "CreditGranted"
 APPLIED = _TOPIC_PREFIX + "CreditApplied"
 PURCHASED = _TOPIC_PREFIX + "CallingCreditPurchased"
+RESTORED = _TOPIC_PREFIX + "CreditRestored"
 
 
 class RawLog(Protocol):

@@ -17,9 +17,11 @@ from typing import Any, Protocol
 import orjson
 
 from application.audit.invoice_index import Decided, Duplicate, InvoiceIndex
+from application.audit.restores import RestoreCheck, Restored, RestoreProblem
 from application.audit.rows import OPENED, RawRow
-from application.entries import INVOICE, SHAPES_BY_TOPIC
+from application.entries import INVOICE, RESTORE, SHAPES_BY_TOPIC
 from application.tamper_chain import GENESIS, link
+from domain.credit_account import NO_CURRENCY
 
 # A store tampered with wholesale would otherwise hold millions of findings in
 # memory; past this many, only the count is kept.
@@ -39,6 +41,8 @@ DUPLICATE_INVOICE = "duplicate_invoice"
 TOTALS_MISMATCH = "totals_mismatch"
 VIEW_MISMATCH = "view_mismatch"
 ANCHOR_MISMATCH = "anchor_mismatch"
+RESTORED_TWICE = "restored_twice"
+RESTORE_ABOVE_APPLIED = "restore_above_applied"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class ViewBalance:
     granted_minor: int
     applied_minor: int
     calling_credits_minor: int
+    restored_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,24 +138,28 @@ class Report:
 
 
 class _Currency:
-    __slots__ = ("applied", "balance", "granted", "last_position", "recorded", "used")
+    __slots__ = ("applied", "balance", "granted", "last_position", "recorded", "restored", "used")
 
     def __init__(self) -> None:
         self.balance = 0
         self.granted = 0
         self.applied = 0
         self.used = 0
+        self.restored = 0
         self.recorded = 0
         self.last_position = 0
 
 
 class _Account:
-    __slots__ = ("currencies", "name", "version")
+    __slots__ = ("currencies", "name", "version", "voided_early")
 
     def __init__(self, originator_id: str) -> None:
         self.name = f"originator {originator_id}"
         self.version = 0
         self.currencies: dict[str, _Currency] = {}
+        # Invoices voided before their decision, until it comes: only as
+        # many as voids still wait for their invoice.
+        self.voided_early: set[str] = set()
 
 
 class Verifier:
@@ -166,6 +175,7 @@ class Verifier:
         self._previous = GENESIS
         self._accounts: dict[str, _Account] = {}
         self._invoices = InvoiceIndex()
+        self._restores = RestoreCheck()
         self._views = views
         self._views_compared_at: int | None = None
 
@@ -243,7 +253,9 @@ class Verifier:
             return
         currency = data["currency"]
         line = self._line(account, currency)
-        if shape.charge is None:
+        if shape.kind == RESTORE:
+            self._replay_restore(position, account, line, data)
+        elif shape.charge is None:
             amount = data[shape.amount]
             if type(amount) is not int or amount <= 0:
                 self._add(
@@ -259,11 +271,18 @@ class Verifier:
             # In the order the event stores them: an event missing several
             # fields is reported by the first.
             charge, amount, due = data[shape.charge], data[shape.amount], data["amount_due_minor"]
-            self._check_split(position, account, currency, line.balance, charge, amount, due)
-            if shape.kind == INVOICE:
+            invoice_id = data[shape.key] if shape.kind == INVOICE else None
+            # A voided invoice never uses credits: as against a balance of 0.
+            voided = invoice_id in account.voided_early
+            balance = 0 if voided else line.balance
+            self._check_split(position, account, currency, balance, charge, amount, due)
+            if invoice_id is not None:
+                account.voided_early.discard(invoice_id)
                 decided = Decided(position, account.name, currency)
-                for duplicate in self._invoices.add(data[shape.key], decided):
+                for duplicate in self._invoices.add(invoice_id, decided):
                     self._add_duplicate(duplicate)
+                if type(amount) is int and amount > 0:
+                    self._restores.applied(invoice_id, account.name, position, amount)
                 line.applied += amount
             else:
                 line.used += amount
@@ -290,6 +309,40 @@ class Verifier:
             line.balance = recorded
         line.recorded = recorded
         line.last_position = position
+
+    def _replay_restore(
+        self, position: int, account: _Account, line: _Currency, data: dict[str, Any]
+    ) -> None:
+        invoice_id, amount, currency = data["invoice_id"], data["credits_restored_minor"], data["currency"]
+        if type(amount) is not int or amount < 0:
+            self._add(
+                DECISION_RULE,
+                position,
+                account.name,
+                f"a restore must be a whole number of minor units, zero or more, got {amount!r}",
+                currency,
+            )
+        else:
+            self._restores.restored(Restored(position, account.name, currency, invoice_id, amount))
+        if currency == NO_CURRENCY:
+            account.voided_early.add(invoice_id)
+        line.restored += amount
+        line.balance += amount
+
+    def _add_restore_problem(self, problem: RestoreProblem) -> None:
+        restore = problem.restore
+        if problem.first_position is not None:
+            kind = RESTORED_TWICE
+            detail = (
+                f"invoice {restore.invoice_id!r} was already restored at position {problem.first_position}"
+            )
+        else:
+            kind = RESTORE_ABOVE_APPLIED
+            detail = (
+                f"invoice {restore.invoice_id!r} restores {restore.amount}, "
+                f"but its decision applied {problem.applied}"
+            )
+        self._add(kind, restore.position, restore.account, detail, restore.currency)
 
     def _check_split(
         self, position: int, account: _Account, currency: str, balance: int, charge: int, taken: int, due: int
@@ -348,19 +401,25 @@ class Verifier:
                     row.currency,
                 )
                 continue
-            expected = (line.balance, line.granted, line.applied, line.used)
-            held = (row.balance_minor, row.granted_minor, row.applied_minor, row.calling_credits_minor)
+            expected = (line.balance, line.granted, line.applied, line.used, line.restored)
+            held = (
+                row.balance_minor,
+                row.granted_minor,
+                row.applied_minor,
+                row.calling_credits_minor,
+                row.restored_minor,
+            )
             if held != expected:
                 self._add(
                     VIEW_MISMATCH,
                     views.position,
                     row.account_id,
-                    f"balance view (balance, granted, applied, calling credits) = {held}, "
+                    f"balance view (balance, granted, applied, calling credits, restored) = {held}, "
                     f"replay gives {expected}",
                     row.currency,
                 )
         for (account_name, currency), line in sorted(replayed.items()):
-            if not (line.balance or line.granted or line.applied or line.used):
+            if not (line.balance or line.granted or line.applied or line.used or line.restored):
                 # A currency only ever invoiced, never granted, holds nothing;
                 # the balance view has no row for it.
                 continue
@@ -401,6 +460,11 @@ class Verifier:
         for duplicate in self._invoices.flush():
             self._add_duplicate(duplicate)
         self._invoices.close()
+        try:
+            for problem in self._restores.problems():
+                self._add_restore_problem(problem)
+        finally:
+            self._restores.close()
         if self._anchor is not None and not self._anchor_checked:
             self._add(
                 ANCHOR_MISMATCH,
@@ -413,13 +477,14 @@ class Verifier:
             self._compare_views(self._views)
         for account in self._accounts.values():
             for currency, line in account.currencies.items():
-                if line.granted - line.applied - line.used != line.recorded:
+                replayed = line.granted - line.applied + line.restored - line.used
+                if replayed != line.recorded:
                     self._add(
                         TOTALS_MISMATCH,
                         line.last_position,
                         account.name,
-                        f"granted {line.granted} - applied {line.applied} - used {line.used} = "
-                        f"{line.granted - line.applied - line.used}, "
+                        f"granted {line.granted} - applied {line.applied} + restored {line.restored} "
+                        f"- used {line.used} = {replayed}, "
                         f"but the last recorded balance is {line.recorded}",
                         currency,
                     )

@@ -34,6 +34,9 @@ def build_history(ledger: Ledger, rounds: int = 12, seed: int = 7) -> None:
                 for account in ACCOUNTS
             ]
         )
+        # a void of an invoice of this round, and one before its invoice
+        ledger.void_invoice(ACCOUNTS[r % 6], f"inv-{ACCOUNTS[r % 6]}-{r}")
+        ledger.void_invoice(ACCOUNTS[(r + 1) % 6], f"inv-{ACCOUNTS[(r + 1) % 6]}-{r + 1}")
         account = rng.choice(ACCOUNTS)
         ledger.buy_calling_credits(account, f"buy-{account}-{r}", "USD", rng.randint(1, 1_500))
 

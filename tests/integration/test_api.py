@@ -167,6 +167,7 @@ def test_the_balance_comes_from_the_views_and_is_hidden_at_zero(api: Api) -> Non
             "granted_minor": 3000,
             "applied_minor": 1000,
             "calling_credits_minor": 0,
+            "restored_minor": 0,
         }
     ]
     assert shown["last_activity_at"] == api.container.ledger.history(ALICE)[-1]["occurred_at"]
@@ -249,6 +250,7 @@ def test_analytics_per_day_and_liability_per_currency(api: Api) -> None:
                 "calling_credits_minor": 200,
                 "invoices_touched": 1,
                 "invoices_decided": 2,
+                "restored_minor": 0,
             }
         ]
     }

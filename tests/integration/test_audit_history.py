@@ -19,7 +19,7 @@ from infra.adapters.store.raw_log import raw_log
 from infra.entrypoints.cli.audit_runs import export_store
 from tests.integration.audit_support import ACCOUNTS, build_history, verify
 
-SIGN = {"grant": +1, "invoice": -1, "calling_credit_purchase": -1}
+SIGN = {"grant": +1, "invoice": -1, "calling_credit_purchase": -1, "restore": +1}
 
 
 def _when(entry: dict[str, object]) -> datetime:

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import Tracking
 
+from application.ledger import Ledger
 from infra.adapters.views.factory import ViewDatabase
 from infra.settings import Settings
 from infra.wiring.container import Container
 from projections.ledger_views import LedgerViewsProjection
+from projections.ports import BalanceRow, ViewStore
 from projections.runner import ViewsRunner
 from tests.conftest import fresh_postgres_database
 from tests.threads import CheckedThread
@@ -67,6 +69,7 @@ def test_the_views_agree_with_the_ledger(views_container: Container) -> None:
             assert (row.granted_minor, row.applied_minor, row.calling_credits_minor) == account.totals(
                 row.currency
             )
+            assert row.restored_minor == account.restored(row.currency)
             liability[row.currency] = liability.get(row.currency, 0) + row.balance_minor
             granted_total += row.granted_minor
         assert view.visible == account.visible
@@ -78,7 +81,16 @@ def test_the_views_agree_with_the_ledger(views_container: Container) -> None:
     # and the daily totals add up to the balances' totals
     days = store.daily(None, None, None)
     assert sum(d.granted_minor for d in days) == granted_total
+    # and the credits restored by voids are counted per day, as in the balances
+    restored_total = sum(b.restored_minor for a in accounts for b in _balances(store, ledger, a))
+    assert sum(d.restored_minor for d in days) == restored_total > 0
     assert all(sum(d.granted_by_reason.values()) == d.granted_minor for d in days)
+
+
+def _balances(store: ViewStore, ledger: Ledger, account_id: str) -> list[BalanceRow]:
+    account = ledger.account(account_id)
+    view = store.account(str(account.id)) if account else None
+    return view.balances if view else []
 
 
 def test_projecting_in_small_batches_between_writes_equals_a_rebuild(

@@ -402,7 +402,7 @@ def test_a_wrong_recorded_balance_is_one_finding_and_the_replay_goes_on_from_it(
             TOTALS_MISMATCH,
             3,
             "acct-alice",
-            "granted 500 - applied 100 - used 0 = 400, but the last recorded balance is 500",
+            "granted 500 - applied 100 + restored 0 - used 0 = 400, but the last recorded balance is 500",
             "USD",
         ),
         Finding(BALANCE_MISMATCH, 4, "acct-alice", "recorded balance after is 550, replay gives 50", "EUR"),
@@ -410,7 +410,7 @@ def test_a_wrong_recorded_balance_is_one_finding_and_the_replay_goes_on_from_it(
             TOTALS_MISMATCH,
             4,
             "acct-alice",
-            "granted 50 - applied 0 - used 0 = 50, but the last recorded balance is 550",
+            "granted 50 - applied 0 + restored 0 - used 0 = 50, but the last recorded balance is 550",
             "EUR",
         ),
     ]
@@ -426,7 +426,7 @@ def test_a_totals_finding_subtracts_calling_credits_too() -> None:
         TOTALS_MISMATCH,
         3,
         "acct-alice",
-        "granted 500 - applied 0 - used 100 = 400, but the last recorded balance is 500",
+        "granted 500 - applied 0 + restored 0 - used 100 = 400, but the last recorded balance is 500",
         "USD",
     )
 
@@ -477,10 +477,11 @@ def test_views_at_the_head_are_compared_at_the_end() -> None:
 @pytest.mark.parametrize(
     ("changed", "held"),
     [
-        (ViewBalance("acct-alice", "USD", 301, 500, 200, 0), (301, 500, 200, 0)),
-        (ViewBalance("acct-alice", "USD", 300, 501, 200, 0), (300, 501, 200, 0)),
-        (ViewBalance("acct-alice", "USD", 300, 500, 201, 0), (300, 500, 201, 0)),
-        (ViewBalance("acct-alice", "USD", 300, 500, 200, 1), (300, 500, 200, 1)),
+        (ViewBalance("acct-alice", "USD", 301, 500, 200, 0), (301, 500, 200, 0, 0)),
+        (ViewBalance("acct-alice", "USD", 300, 501, 200, 0), (300, 501, 200, 0, 0)),
+        (ViewBalance("acct-alice", "USD", 300, 500, 201, 0), (300, 500, 201, 0, 0)),
+        (ViewBalance("acct-alice", "USD", 300, 500, 200, 1), (300, 500, 200, 1, 0)),
+        (ViewBalance("acct-alice", "USD", 300, 500, 200, 0, 1), (300, 500, 200, 0, 1)),
     ],
 )
 def test_each_figure_of_a_balance_view_is_compared(changed: ViewBalance, held: tuple[int, ...]) -> None:
@@ -491,8 +492,8 @@ def test_each_figure_of_a_balance_view_is_compared(changed: ViewBalance, held: t
             VIEW_MISMATCH,
             7,
             "acct-alice",
-            f"balance view (balance, granted, applied, calling credits) = {held}, "
-            "replay gives (300, 500, 200, 0)",
+            f"balance view (balance, granted, applied, calling credits, restored) = {held}, "
+            "replay gives (300, 500, 200, 0, 0)",
             "USD",
         ),
     ]

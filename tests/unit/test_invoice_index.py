@@ -50,5 +50,5 @@ def test_a_store_smaller_than_a_chunk_never_touches_the_disk() -> None:
     assert list(index.add("inv-1", decided(1))) == []
     assert list(index.add("inv-1", decided(2))) == []
     assert [(d.first_position, d.again.position) for d in index.flush()] == [(1, 2)]
-    assert index._db is None  # the whole run stayed in memory
+    assert not index._scratch.opened  # the whole run stayed in memory
     index.close()

@@ -11,14 +11,14 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from application.audit.rows import APPLIED, GRANTED, PURCHASED
+from application.audit.rows import APPLIED, GRANTED, PURCHASED, RESTORED
 from application.entries import PUBLIC_NAMES, SHAPES_BY_TOPIC, LedgerEntry, ledger_entry
-from application.results import GrantResult, InvoiceSettlement, PurchaseResult
+from application.results import GrantResult, InvoiceSettlement, PurchaseResult, VoidResult
 from consumers import contracts
 from consumers.publications import OWN_FIELDS, Publisher
 from domain.credit_account import CreditAccount
 from domain.rules import GRANT_REASONS
-from infra.entrypoints.api.models import GrantRequest, GrantResponse, PurchaseResponse
+from infra.entrypoints.api.models import GrantRequest, GrantResponse, PurchaseResponse, VoidResponse
 from infra.entrypoints.cli.ledger_commands import Reason
 
 # Deliberately separate models of the entry: Kafka messages, HTTP answers and
@@ -28,11 +28,15 @@ CONTRACTS: list[type[Any]] = [
     contracts.CreditGranted,
     contracts.CreditApplied,
     contracts.CallingCreditPurchased,
+    contracts.InvoiceCreditsRestored,
+    contracts.CreditRestored,
     GrantResponse,
     PurchaseResponse,
     GrantResult,
     InvoiceSettlement,
     PurchaseResult,
+    VoidResult,
+    VoidResponse,
 ]
 
 
@@ -96,7 +100,7 @@ def test_published_messages_carry_the_entrys_values() -> None:
 
 
 def test_each_entry_kind_is_read_from_the_stored_topic_of_its_event() -> None:
-    assert set(SHAPES_BY_TOPIC) == {GRANTED, APPLIED, PURCHASED}
+    assert set(SHAPES_BY_TOPIC) == {GRANTED, APPLIED, PURCHASED, RESTORED}
 
 
 def test_an_entry_says_which_way_the_balance_moved_and_by_how_much() -> None:

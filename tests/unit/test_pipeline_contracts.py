@@ -50,7 +50,7 @@ class RecordingLedger:
         self.answers = answers
         self.calls: list[list[InvoiceRequest]] = []
 
-    def apply_invoices(self, requests: Sequence[InvoiceRequest]) -> list[InvoiceSettlement | LedgerError]:
+    def settle(self, requests: Sequence[InvoiceRequest]) -> list[InvoiceSettlement | LedgerError]:
         self.calls.append(list(requests))
         return [self.answers.get(r.invoice_id) or settled(r) for r in requests]
 

@@ -79,6 +79,8 @@ def pipeline_topics(settings: Settings) -> list[str]:
     return [
         settings.invoices_topic,
         settings.dead_letter_topic,
+        settings.voids_topic,
+        settings.voids_dead_letter_topic,
         settings.settlements_topic,
         settings.ledger_events_topic,
     ]

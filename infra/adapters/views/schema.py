@@ -18,8 +18,9 @@ import re
 
 # Raise when a table's shape changes: a views database holding another
 # version is emptied and rebuilt from the event log when it is opened.
-# Version 1 (no version row) kept money in BIGINT columns summed by SQL.
-SCHEMA_VERSION = 2
+# Version 1 (no version row) kept money in BIGINT columns summed by SQL;
+# version 2 had no restored_minor columns (credits given back by voids).
+SCHEMA_VERSION = 3
 
 TABLES: dict[str, tuple[str, ...]] = {
     "view_accounts": ("account_uuid", "account_id", "last_activity_at"),
@@ -31,6 +32,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "applied_minor",
         "calling_credits_minor",
         "last_activity_at",
+        "restored_minor",
     ),
     "view_history": (
         "account_uuid",
@@ -57,6 +59,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "calling_credits_minor",
         "invoices_decided",
         "invoices_touched",
+        "restored_minor",
     ),
     "view_daily_grants": ("day", "currency", "reason", "granted_minor"),
     "view_liability": ("currency", "liability_minor", "accounts_with_balance"),
@@ -65,11 +68,13 @@ TABLES: dict[str, tuple[str, ...]] = {
 # Columns stored as MONEY (see above); they are written as decimal text and
 # read back as int.
 MONEY: dict[str, frozenset[str]] = {
-    "view_balances": frozenset({"balance_minor", "granted_minor", "applied_minor", "calling_credits_minor"}),
+    "view_balances": frozenset(
+        {"balance_minor", "granted_minor", "applied_minor", "calling_credits_minor", "restored_minor"}
+    ),
     "view_history": frozenset(
         {"amount_minor", "balance_minor", "invoice_total_minor", "amount_due_minor", "price_minor"}
     ),
-    "view_daily": frozenset({"granted_minor", "applied_minor", "calling_credits_minor"}),
+    "view_daily": frozenset({"granted_minor", "applied_minor", "calling_credits_minor", "restored_minor"}),
     "view_daily_grants": frozenset({"granted_minor"}),
     "view_liability": frozenset({"liability_minor"}),
 }
@@ -88,7 +93,7 @@ _CREATE_VIEWS = [
     "account_uuid TEXT NOT NULL, currency TEXT NOT NULL, balance_minor {money} NOT NULL, "
     "granted_minor {money} NOT NULL, applied_minor {money} NOT NULL, "
     "calling_credits_minor {money} NOT NULL, last_activity_at TEXT NOT NULL, "
-    "PRIMARY KEY (account_uuid, currency))",
+    "restored_minor {money} NOT NULL, PRIMARY KEY (account_uuid, currency))",
     "CREATE TABLE IF NOT EXISTS view_history ("
     "account_uuid TEXT NOT NULL, version BIGINT NOT NULL, notification_id BIGINT NOT NULL, "
     "event_id TEXT NOT NULL, type TEXT NOT NULL, business_key TEXT NOT NULL, currency TEXT NOT NULL, "
@@ -98,7 +103,8 @@ _CREATE_VIEWS = [
     "CREATE TABLE IF NOT EXISTS view_daily ("
     "day TEXT NOT NULL, currency TEXT NOT NULL, granted_minor {money} NOT NULL, "
     "applied_minor {money} NOT NULL, calling_credits_minor {money} NOT NULL, "
-    "invoices_decided BIGINT NOT NULL, invoices_touched BIGINT NOT NULL, PRIMARY KEY (day, currency))",
+    "invoices_decided BIGINT NOT NULL, invoices_touched BIGINT NOT NULL, "
+    "restored_minor {money} NOT NULL, PRIMARY KEY (day, currency))",
     "CREATE TABLE IF NOT EXISTS view_daily_grants ("
     "day TEXT NOT NULL, currency TEXT NOT NULL, reason TEXT NOT NULL, granted_minor {money} NOT NULL, "
     "PRIMARY KEY (day, currency, reason))",
@@ -150,20 +156,22 @@ UPSERT_ACCOUNT = (
 # upsert writes final values, never SQL sums.
 UPSERT_BALANCE = (
     "INSERT INTO view_balances VALUES (:account_uuid, :currency, :balance_minor, :granted_minor, "
-    ":applied_minor, :calling_credits_minor, :last_activity_at) "
+    ":applied_minor, :calling_credits_minor, :last_activity_at, :restored_minor) "
     "ON CONFLICT (account_uuid, currency) DO UPDATE SET balance_minor = excluded.balance_minor, "
     "granted_minor = excluded.granted_minor, applied_minor = excluded.applied_minor, "
-    "calling_credits_minor = excluded.calling_credits_minor, last_activity_at = excluded.last_activity_at"
+    "calling_credits_minor = excluded.calling_credits_minor, last_activity_at = excluded.last_activity_at, "
+    "restored_minor = excluded.restored_minor"
 )
 INSERT_HISTORY = (
     "INSERT INTO view_history VALUES (" + ", ".join(f":{c}" for c in TABLES["view_history"]) + ")"
 )
 UPSERT_DAILY = (
     "INSERT INTO view_daily VALUES (:day, :currency, :granted_minor, :applied_minor, "
-    ":calling_credits_minor, :invoices_decided, :invoices_touched) "
+    ":calling_credits_minor, :invoices_decided, :invoices_touched, :restored_minor) "
     "ON CONFLICT (day, currency) DO UPDATE SET granted_minor = excluded.granted_minor, "
     "applied_minor = excluded.applied_minor, calling_credits_minor = excluded.calling_credits_minor, "
-    "invoices_decided = excluded.invoices_decided, invoices_touched = excluded.invoices_touched"
+    "invoices_decided = excluded.invoices_decided, invoices_touched = excluded.invoices_touched, "
+    "restored_minor = excluded.restored_minor"
 )
 UPSERT_DAILY_GRANT = (
     "INSERT INTO view_daily_grants VALUES (:day, :currency, :reason, :granted_minor) "
@@ -195,8 +203,8 @@ CLEAR_STATUS_FAILURE = (
 
 SELECT_ACCOUNT = "SELECT account_id, last_activity_at FROM view_accounts WHERE account_uuid = :account_uuid"
 SELECT_BALANCES = (
-    "SELECT currency, balance_minor, granted_minor, applied_minor, calling_credits_minor, last_activity_at "
-    "FROM view_balances WHERE account_uuid = :account_uuid ORDER BY currency"
+    "SELECT currency, balance_minor, granted_minor, applied_minor, calling_credits_minor, last_activity_at, "
+    "restored_minor FROM view_balances WHERE account_uuid = :account_uuid ORDER BY currency"
 )
 SELECT_HISTORY = (
     "SELECT * FROM view_history WHERE account_uuid = :account_uuid AND version < :before "

@@ -59,7 +59,7 @@ class ViewStatements:
         )
         self.balances_snapshot = convert(
             "SELECT t.position, a.account_id, b.currency, b.balance_minor, b.granted_minor, "
-            "b.applied_minor, b.calling_credits_minor FROM (SELECT (SELECT notification_id "
+            "b.applied_minor, b.calling_credits_minor, b.restored_minor FROM (SELECT (SELECT notification_id "
             f"FROM {tracking_table} WHERE application_name = :application_name) AS position) t "
             "LEFT JOIN (view_balances b JOIN view_accounts a ON a.account_uuid = b.account_uuid) "
             "ON 1 = 1"
@@ -239,11 +239,13 @@ class ViewStoreMixin:
                     "granted_minor": 0,
                     "applied_minor": 0,
                     "calling_credits_minor": 0,
+                    "restored_minor": 0,
                 }
             row["balance_minor"] = move.balance_minor
             row["granted_minor"] += move.granted_minor
             row["applied_minor"] += move.applied_minor
             row["calling_credits_minor"] += move.calling_credits_minor
+            row["restored_minor"] += move.restored_minor
             row["last_activity_at"] = move.occurred_at
             changed[key] = row
         self._upsert(c, "UPSERT_BALANCE", "view_balances", changed.values())
@@ -288,6 +290,7 @@ class ViewStoreMixin:
                     "calling_credits_minor": 0,
                     "invoices_decided": 0,
                     "invoices_touched": 0,
+                    "restored_minor": 0,
                 },
             )
             for column in (
@@ -296,6 +299,7 @@ class ViewStoreMixin:
                 "calling_credits_minor",
                 "invoices_decided",
                 "invoices_touched",
+                "restored_minor",
             ):
                 row[column] += getattr(move, column)
             changed_days[key] = row
@@ -428,7 +432,7 @@ class ViewStoreMixin:
         position = rows[0]["position"] if rows else None
         columns = ("account_id", "currency", "balance_minor", "granted_minor", "applied_minor")
         return position, [
-            (*(row[column] for column in columns), row["calling_credits_minor"])
+            (*(row[column] for column in columns), row["calling_credits_minor"], row["restored_minor"])
             for row in rows
             if row["currency"] is not None
         ]

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.entrypoints.api import openapi, problems
 from infra.entrypoints.api.auth import BearerGate, authorizer
+from infra.entrypoints.api.invoice_routes import invoices_router
 from infra.entrypoints.api.limits import BodyLimit, HeadLimit
 from infra.entrypoints.api.routes import AccountWriter, accounts_router, analytics_router
 from infra.settings import Settings
@@ -69,6 +70,7 @@ def create_app(ports: ApiPorts) -> FastAPI:
     authorized = authorizer(tokens)
     app.include_router(accounts_router(ports.views, ports.writer, authorized))
     app.include_router(analytics_router(ports.views, authorized))
+    app.include_router(invoices_router(ports.writer, authorized))
     # Health checks run on their own threads with a deadline: a database that
     # does not answer must make /readyz and /metrics say so quickly, not hang.
     checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")

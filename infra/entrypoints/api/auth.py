@@ -24,8 +24,8 @@ from infra.settings import API_ROLES
 # the order the settings list them.
 READER, OPERATOR, AUDITOR = API_ROLES
 
-# Who may do what: every role reads accounts; operators also write; auditors
-# also see analytics.
+# Who may do what: every role reads accounts and invoices; operators also
+# write; auditors also see analytics.
 ANY_ROLE = frozenset(API_ROLES)
 READ_ACCOUNTS = ANY_ROLE
 WRITE_ACCOUNTS = frozenset({OPERATOR})
@@ -33,6 +33,7 @@ READ_ANALYTICS = frozenset({AUDITOR})
 
 _ACCOUNTS = "/v1/accounts/"
 _ANALYTICS = "/v1/analytics"
+_INVOICES = "/v1/invoices/"
 
 _bearer = HTTPBearer(auto_error=False, description="A token from PROMOCREDITS_API_TOKENS")
 
@@ -50,6 +51,8 @@ def roles_for(method: str, path: str) -> frozenset[str] | None:
             return READ_ACCOUNTS
         if method == "POST":
             return WRITE_ACCOUNTS
+    elif path.startswith(_INVOICES) and method == "GET":
+        return READ_ACCOUNTS
     elif (path == _ANALYTICS or path.startswith(_ANALYTICS + "/")) and method == "GET":
         return READ_ANALYTICS
     return ANY_ROLE

@@ -8,7 +8,7 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
 
-from application.results import GrantResult, PurchaseResult
+from application.results import GrantResult, InvoiceLookup, PurchaseResult, VoidResult
 from domain.rules import GrantReason
 
 
@@ -23,6 +23,10 @@ class GrantRequest(_Request):
     currency: StrictStr = Field(description="ISO 4217 code", examples=["USD"])
     reason: GrantReason
     note: StrictStr = ""
+
+
+class VoidRequest(_Request):
+    invoice_id: StrictStr = Field(description="The voided invoice; also the void's idempotency key")
 
 
 class PurchaseRequest(_Request):
@@ -54,12 +58,31 @@ PurchaseResponse = _answer_of(
 )
 
 
+VoidResponse = _answer_of(
+    VoidResult,
+    {
+        "currency": "The invoice's currency; XXX (no currency) when voided before it was decided",
+        "credits_restored_minor": "What the invoice's decision had applied, given back",
+        "balance_minor": "The currency's balance right after the restore",
+    },
+)
+InvoiceResponse = _answer_of(
+    InvoiceLookup,
+    {
+        "balance_after_minor": "The currency's balance right after the decision",
+        "voided": "Whether the invoice was voided",
+        "credits_restored_minor": "What the void gave back; null while not voided",
+    },
+)
+
+
 class Balance(BaseModel):
     currency: str
     balance_minor: int
     granted_minor: int
     applied_minor: int
     calling_credits_minor: int
+    restored_minor: int = Field(description="Credits given back by voided invoices")
 
 
 class BalanceResponse(BaseModel):
@@ -83,6 +106,7 @@ class Day(BaseModel):
     calling_credits_minor: int
     invoices_touched: int = Field(description="Invoices that had some credit applied")
     invoices_decided: int = Field(description="Every invoice decision, zero-credit ones included")
+    restored_minor: int = Field(description="Credits given back by voided invoices")
 
 
 class DailyResponse(BaseModel):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from starlette.convertors import Convertor, register_url_convertor
 
 from application.money import check_known_currency
-from application.results import GrantResult, PurchaseResult
+from application.results import GrantResult, InvoiceLookup, PurchaseResult, VoidResult
 from domain.credit_account import CreditAccount
 from domain.rules import check_currency, check_key
 from infra.entrypoints.api.models import (
@@ -25,6 +25,8 @@ from infra.entrypoints.api.models import (
     Problem,
     PurchaseRequest,
     PurchaseResponse,
+    VoidRequest,
+    VoidResponse,
 )
 from projections.cursor import decode_cursor, encode_cursor
 from projections.ledger_views import history_entry_from_row
@@ -65,6 +67,7 @@ _PROBLEM_DESCRIPTIONS = {
     403: "The token's role may not do this",
     413: "The request body is too large",
     414: "The path and query are too long",
+    404: "No such resource",
     422: "Invalid request",
     431: "The request headers are too large",
     503: "A database is unavailable; retry later",
@@ -90,13 +93,14 @@ def _write(what: str) -> dict[str, Any]:
     }
 
 
-def _answer(result: GrantResult | PurchaseResult, response: Response) -> dict[str, Any]:
+def _answer(result: GrantResult | PurchaseResult | VoidResult, response: Response) -> dict[str, Any]:
     response.status_code = 201 if result.is_new else 200
     return result.to_json()
 
 
 class AccountWriter(Protocol):
-    """The ledger's writes the API offers."""
+    """The ledger's writes the API offers, and the one read that must come
+    from the ledger itself rather than the views (an invoice's decision)."""
 
     def grant(
         self, account_id: str, grant_id: str, currency: str, amount_minor: int, reason: str, note: str = ""
@@ -105,6 +109,10 @@ class AccountWriter(Protocol):
     def buy_calling_credits(
         self, account_id: str, purchase_id: str, currency: str, price_minor: int
     ) -> PurchaseResult: ...
+
+    def void_invoice(self, account_id: str, invoice_id: str) -> VoidResult: ...
+
+    def invoice(self, invoice_id: str) -> InvoiceLookup | None: ...
 
 
 def accounts_router(
@@ -158,6 +166,19 @@ def accounts_router(
             result = writer().grant(
                 account_id, body.grant_id, body.currency, body.amount_minor, body.reason, body.note
             )
+        return _answer(result, response)
+
+    void_options = _write("void")
+    void_options["responses"][409] = {
+        "model": Problem,
+        "description": "The invoice was decided or voided for another account",
+    }
+
+    @router.post("/promotional-credits/voids", response_model=VoidResponse, **void_options)
+    def void_invoice(account_id: str, body: VoidRequest, response: Response) -> dict[str, Any]:
+        """Record that an invoice was voided: the credits it used come back (once)."""
+        with writing:
+            result = writer().void_invoice(account_id, body.invoice_id)
         return _answer(result, response)
 
     @router.post("/calling-credit-purchases", response_model=PurchaseResponse, **_write("purchase"))

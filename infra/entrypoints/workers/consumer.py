@@ -1,5 +1,5 @@
-"""The InvoiceGenerated consumer: poll, decide the batch in one store
-transaction, dead-letter what can never succeed, then commit the offsets.
+"""The InvoiceGenerated and InvoiceVoided consumer: poll, decide the batch in
+one store transaction, dead-letter what can never succeed, then commit the offsets.
 
 A kill -9 at any instant is safe: before the offset commit the batch is simply
 read again, and the ledger returns the decisions it already recorded (one
@@ -35,18 +35,19 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     there is no half-done batch to drop; what may be stale is the ledger's
     cache of accounts that another consumer now writes."""
 
-    def __init__(self, ledger: Ledger, owned: set[int]) -> None:
+    def __init__(self, ledger: Ledger, owned: set[int], invoices_topic: str) -> None:
         self._ledger = ledger
         self._owned = owned
+        self._invoices_topic = invoices_topic
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        log.info("partitions revoked: %s", sorted(str(p.partition) for p in revoked))
-        self._owned.difference_update(p.partition for p in revoked)
+        log.info("partitions revoked: %s", sorted(f"{p.topic}[{p.partition}]" for p in revoked))
+        self._owned.difference_update(p.partition for p in revoked if p.topic == self._invoices_topic)
         self._ledger.forget_cached_accounts()
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info("partitions assigned: %s", sorted(str(p.partition) for p in assigned))
-        self._owned.update(p.partition for p in assigned)
+        log.info("partitions assigned: %s", sorted(f"{p.topic}[{p.partition}]" for p in assigned))
+        self._owned.update(p.partition for p in assigned if p.topic == self._invoices_topic)
         self._ledger.forget_cached_accounts()
 
 
@@ -57,8 +58,8 @@ class InvoiceConsumer:
         self._settings = settings
         self._ledger = ledger
         self._handler = InvoiceBatchHandler(ledger)
-        # Partitions of the inbound topic this consumer owns now (for operators
-        # and tests; the group decides).
+        # Partitions of the inbound invoices topic this consumer owns now (for
+        # operators and tests; the group decides).
         self.partitions_owned: set[int] = set()
 
     def run(self, stop: threading.Event) -> None:
@@ -67,12 +68,14 @@ class InvoiceConsumer:
         except clients.StoppedError:
             return
         consumer = clients.consumer(self._settings, client_id="promocredits-consumer")
-        clients.wait_for_partitions(consumer, self._settings.invoices_topic, stop)
-        listener = _Rebalance(self._ledger, self.partitions_owned)
-        consumer.subscribe([self._settings.invoices_topic], listener=listener)
+        topics = [self._settings.invoices_topic, self._settings.voids_topic]
+        for topic in topics:
+            clients.wait_for_partitions(consumer, topic, stop)
+        listener = _Rebalance(self._ledger, self.partitions_owned, self._settings.invoices_topic)
+        consumer.subscribe(topics, listener=listener)
         dead_letters = clients.producer(self._settings, client_id="promocredits-dlq")
         backoff = Backoff()
-        log.info("consuming %s as group %s", self._settings.invoices_topic, self._settings.consumer_group)
+        log.info("consuming %s as group %s", ", ".join(topics), self._settings.consumer_group)
         try:
             while not stop.is_set():
                 polled = consumer.poll(timeout_ms=500, max_records=self._settings.consumer_batch_size)
@@ -102,7 +105,12 @@ class InvoiceConsumer:
             log.info("consumer stopped")
 
     def _process(self, consumer: KafkaConsumer, dead_letters: KafkaProducer, polled: Polled) -> None:
-        batch = [Inbound(record, record.value) for records in polled.values() for record in records]
+        voids = self._settings.voids_topic
+        batch = [
+            Inbound(record, record.value, void=record.topic == voids)
+            for records in polled.values()
+            for record in records
+        ]
         metrics.INVOICES_CONSUMED.inc(len(batch))
         decisions = self._handler.handle(batch)  # recorded durably when it returns
         futures = [self._dead_letter(dead_letters, d) for d in decisions if isinstance(d, DeadLetter)]
@@ -136,9 +144,13 @@ class InvoiceConsumer:
             ("dlq.original.partition", str(record.partition).encode()),
             ("dlq.original.offset", str(record.offset).encode()),
         ]
-        return producer.send(
-            self._settings.dead_letter_topic, key=record.key, value=record.value, headers=headers
+        # Each inbound topic has its dead letters apart, for its own producer to look at.
+        topic = (
+            self._settings.voids_dead_letter_topic
+            if record.topic == self._settings.voids_topic
+            else self._settings.dead_letter_topic
         )
+        return producer.send(topic, key=record.key, value=record.value, headers=headers)
 
 
 def _rewind(consumer: KafkaConsumer, polled: Polled) -> None:

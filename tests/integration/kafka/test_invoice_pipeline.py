@@ -214,11 +214,11 @@ class FlakyLedger:
         self._ledger = ledger
         self.failures_left = failures
 
-    def apply_invoices(self, requests):  # type: ignore[no-untyped-def]
+    def settle(self, requests):  # type: ignore[no-untyped-def]
         if self.failures_left:
             self.failures_left -= 1
             raise OperationalError("database is unavailable")
-        return self._ledger.apply_invoices(requests)
+        return self._ledger.settle(requests)
 
     def forget_cached_accounts(self) -> None:
         self._ledger.forget_cached_accounts()
