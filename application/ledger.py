@@ -10,7 +10,13 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, OperationalError
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    EventStore,
+    IntegrityError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.utils import Environment
 
 from application.entries import LedgerEntry, ledger_entry, rfc3339
@@ -26,7 +32,14 @@ from application.results import (
     result_of,
 )
 from application.startup import creating_tables
-from domain.credit_account import CreditAccount
+from domain.credit_account import (
+    RECALLABLE,
+    CreditAccount,
+    grant_key,
+    invoice_key,
+    purchase_key,
+    void_key,
+)
 from domain.errors import IdempotencyConflictError, LedgerError
 from domain.rules import check_key
 
@@ -53,6 +66,25 @@ class InvoiceClaims(Protocol):
     def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]: ...
 
 
+@runtime_checkable
+class RecordedKeys(Protocol):
+    """The store's index of every recorded decision by business key.
+
+    The recorder writes a key for every new decision in the same transaction
+    (passed as ``business_keys``), and a key recorded twice in one account
+    fails the transaction. Accounts therefore need not hold every event they
+    ever recorded: a command the account does not recognise is caught here,
+    and decided again once the recorded event is recalled.
+    """
+
+    def recorded_by_key(self, wanted: Sequence[tuple[UUID, str]]) -> list[StoredEvent]: ...
+
+
+# A snapshot every this many events keeps a cold load to at most one
+# snapshot and this many events, however long the account's history.
+SNAPSHOT_INTERVAL = 100
+
+
 @dataclass(frozen=True)
 class InvoiceRequest:
     account_id: str
@@ -76,6 +108,7 @@ class Ledger(Application[UUID]):
     """Promotional credits for every account, one event stream per account."""
 
     name = "Ledger"
+    snapshotting_intervals = {CreditAccount: SNAPSHOT_INTERVAL}
 
     def __init__(self, env: dict[str, str] | None = None, *, cache_size: int = 10_000) -> None:
         super().__init__(env)
@@ -84,16 +117,26 @@ class Ledger(Application[UUID]):
         # process writes the same account; optimistic concurrency then rejects
         # the save and we reload, so a stale copy can never decide anything.
         self._hot: OrderedDict[str, CreditAccount] = OrderedDict()
+        # Accounts may forget their recorded events only where the store keeps
+        # business keys; elsewhere (the in-memory store of quick tests) they
+        # keep them all and are never loaded from a snapshot.
+        self._keys_are_recorded = isinstance(self.recorder, RecordedKeys)
+        if not self._keys_are_recorded:
+            self.snapshots = self.repository.snapshot_store = None
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # Only what the composition root passes in: eventsourcing would also
         # read the whole process environment, where a stray variable (a
         # cipher, database functions that skip the chain) could change how
         # events are stored behind the settings' back.
-        return Environment(name, {**type(self).env, **(env or {})})
+        snapshotting = {"IS_SNAPSHOTTING_ENABLED": "y"} if type(self).snapshotting_intervals else {}
+        return Environment(name, {**type(self).env, **snapshotting, **(env or {})})
 
     def construct_recorder(self) -> ApplicationRecorder:
         return creating_tables(super().construct_recorder)
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        return creating_tables(super().construct_snapshot_store)
 
     # Commands
 
@@ -106,7 +149,7 @@ class Ledger(Application[UUID]):
             outcome = account.grant(grant_id, currency, amount_minor, reason, note)
             return result_of(GrantResult, account_id, ledger_entry(outcome.event), outcome.is_new)
 
-        return self._write_one(account_id, decide)
+        return self._write_one(account_id, decide, grant_key(grant_id))
 
     def apply_invoice(
         self, account_id: str, invoice_id: str, currency: str, total_minor: int
@@ -143,6 +186,11 @@ class Ledger(Application[UUID]):
         def decide_all(accounts: _Accounts) -> list[BatchOutcome]:
             outcomes: list[BatchOutcome] = []
             owners = accounts.invoice_owners([r.invoice_id for r in requests])
+            accounts.recall(
+                (r.account_id, key)
+                for r in requests
+                for key in (invoice_key(r.invoice_id), void_key(r.invoice_id))
+            )
             for request in requests:
                 try:
                     if isinstance(request, InvoiceRequest):
@@ -172,7 +220,7 @@ class Ledger(Application[UUID]):
             outcome = account.buy_calling_credits(purchase_id, currency, price_minor)
             return result_of(PurchaseResult, account_id, ledger_entry(outcome.event), outcome.is_new)
 
-        return self._write_one(account_id, decide)
+        return self._write_one(account_id, decide, purchase_key(purchase_id))
 
     # Queries: always from the store, never from the write cache, so a reader
     # sees what other processes recorded.
@@ -209,6 +257,9 @@ class Ledger(Application[UUID]):
             return None
         owner = recorder.invoice_owners([invoice_id]).get(invoice_id)
         account = self._load(owner) if owner is not None else None
+        if account is not None and isinstance(recorder, RecordedKeys):
+            wanted = [(account.id, invoice_key(invoice_id)), (account.id, void_key(invoice_id))]
+            account.recall(map(self.mapper.to_domain_event, recorder.recorded_by_key(wanted)))
         decision = account.decision_for(invoice_id) if account is not None else None
         if account is None or decision is None:
             return None
@@ -233,23 +284,33 @@ class Ledger(Application[UUID]):
 
     # Unit of work
 
-    def _write_one(self, account_id: str, decide: Callable[[CreditAccount], T]) -> T:
-        return self._write(lambda accounts: decide(accounts.get(account_id)))
+    def _write_one(self, account_id: str, decide: Callable[[CreditAccount], T], key: str) -> T:
+        def decide_one(accounts: _Accounts) -> T:
+            accounts.recall([(account_id, key)])
+            return decide(accounts.get(account_id))
+
+        return self._write(decide_one)
 
     def _write(self, decide: Callable[[_Accounts], T]) -> T:
         unavailable = 0
         for attempt in range(MAX_ATTEMPTS):
-            # The first attempt trusts that invoice ids are new to the store
-            # (the common case, and no extra read); once a write has failed,
-            # the claims are read so that a foreign claim becomes a conflict.
+            # The first attempt trusts that business keys and invoice ids are
+            # new to the store (the common case, and no extra read); once a
+            # write has failed, the claims are read so that a foreign claim
+            # becomes a conflict, and recorded decisions are recalled so that
+            # a repeated command answers from them.
             accounts = _Accounts(self, check_claims=attempt > 0)
             try:
                 result = decide(accounts)
                 touched = accounts.touched()
-                self.save(*touched, invoice_claims=_new_invoice_claims(touched))
+                self.save(
+                    *touched,
+                    invoice_claims=_new_invoice_claims(touched),
+                    business_keys=_new_business_keys(touched),
+                )
             except (IntegrityError, OperationalError) as error:
-                # IntegrityError: another writer took the version or the
-                # invoice id we wanted. OperationalError: the database was
+                # IntegrityError: another writer took the version, the invoice
+                # id or the business key we wanted. OperationalError: the database was
                 # unavailable or SQLite's writer lock timed out. Nothing was
                 # recorded, so decide again on fresh state.
                 self._forget(accounts.touched_ids())
@@ -261,6 +322,9 @@ class Ledger(Application[UUID]):
             except BaseException:
                 self._forget(accounts.touched_ids())
                 raise
+            if self._keys_are_recorded:
+                for account in accounts.touched():
+                    account.forget_recorded_events()
             self._remember(accounts.touched())
             return result
         raise AssertionError("unreachable: the last attempt re-raises")
@@ -306,6 +370,26 @@ class _Accounts:
             return recorder.invoice_owners(invoice_ids)
         return {}
 
+    def recall(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """On a checking attempt, have each account know its recorded
+        decisions of these (account id, business key) pairs: one query for
+        all of them. Ids that break a rule are left to ``get`` to refuse."""
+        recorder = self._ledger.recorder
+        if not self._check_claims or not isinstance(recorder, RecordedKeys):
+            return
+        accounts: dict[UUID, CreditAccount] = {}
+        pairs: list[tuple[UUID, str]] = []
+        for account_id, key in wanted:
+            try:
+                account = self.get(account_id)
+            except LedgerError:
+                continue
+            accounts[account.id] = account
+            pairs.append((account.id, key))
+        for stored in recorder.recorded_by_key(pairs):
+            event = self._ledger.mapper.to_domain_event(stored)
+            accounts[event.originator_id].recall([event])
+
     def get(self, account_id: str) -> CreditAccount:
         account = self._seen.get(account_id)
         if account is None:
@@ -340,6 +424,15 @@ def _new_invoice_claims(accounts: Iterable[CreditAccount]) -> list[tuple[str, st
         for event in account.pending_events
         if isinstance(event, CreditAccount.CreditApplied | CreditAccount.CreditRestored)
         and account.first_for(event.invoice_id) is event
+    ]
+
+
+def _new_business_keys(accounts: Iterable[CreditAccount]) -> list[tuple[UUID, str, int]]:
+    return [
+        (account.id, event.business_key, event.originator_version)
+        for account in accounts
+        for event in account.pending_events
+        if isinstance(event, RECALLABLE)
     ]
 
 

@@ -8,11 +8,13 @@ these classes must not move or be renamed without registering the old topic.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Snapshot as LibrarySnapshot
 
 from domain.errors import IdempotencyConflictError
 from domain.rules import (
@@ -59,8 +61,15 @@ class CreditAccount(Aggregate):
         note: str
         balance_after_minor: int
 
-        def apply(self, aggregate: CreditAccount) -> None:
+        @property
+        def business_key(self) -> str:
+            return grant_key(self.grant_id)
+
+        def remember(self, aggregate: CreditAccount) -> None:
             aggregate._grants[self.grant_id] = self
+
+        def apply(self, aggregate: CreditAccount) -> None:
+            self.remember(aggregate)
             aggregate._add(self.currency, granted=self.amount_minor)
 
     class CreditApplied(Aggregate.Event):
@@ -71,8 +80,15 @@ class CreditAccount(Aggregate):
         amount_due_minor: int
         balance_after_minor: int
 
-        def apply(self, aggregate: CreditAccount) -> None:
+        @property
+        def business_key(self) -> str:
+            return invoice_key(self.invoice_id)
+
+        def remember(self, aggregate: CreditAccount) -> None:
             aggregate._invoices[self.invoice_id] = self
+
+        def apply(self, aggregate: CreditAccount) -> None:
+            self.remember(aggregate)
             aggregate._add(self.currency, applied=self.credits_applied_minor)
 
     class CallingCreditPurchased(Aggregate.Event):
@@ -83,8 +99,15 @@ class CreditAccount(Aggregate):
         amount_due_minor: int
         balance_after_minor: int
 
-        def apply(self, aggregate: CreditAccount) -> None:
+        @property
+        def business_key(self) -> str:
+            return purchase_key(self.purchase_id)
+
+        def remember(self, aggregate: CreditAccount) -> None:
             aggregate._purchases[self.purchase_id] = self
+
+        def apply(self, aggregate: CreditAccount) -> None:
+            self.remember(aggregate)
             aggregate._add(self.currency, used=self.credits_used_minor)
 
     class CreditRestored(Aggregate.Event):
@@ -100,9 +123,39 @@ class CreditAccount(Aggregate):
         credits_restored_minor: int
         balance_after_minor: int
 
-        def apply(self, aggregate: CreditAccount) -> None:
+        @property
+        def business_key(self) -> str:
+            return void_key(self.invoice_id)
+
+        def remember(self, aggregate: CreditAccount) -> None:
             aggregate._voids[self.invoice_id] = self
+
+        def apply(self, aggregate: CreditAccount) -> None:
+            self.remember(aggregate)
             aggregate._add(self.currency, restored=self.credits_restored_minor)
+
+    class Snapshot(LibrarySnapshot):
+        """The account's totals, without the recorded events it knows.
+
+        Those grow with history; leaving them out keeps a snapshot, and so a
+        cold write, the same size however long the account has lived. A
+        command whose key the account does not know is caught by the store,
+        which refuses a business key recorded twice; the application then
+        recalls the recorded event and the command answers from it.
+        """
+
+        @classmethod
+        def take(cls, aggregate: Any) -> CreditAccount.Snapshot:
+            snapshot = super().take(aggregate)
+            for name in _KNOWN_EVENTS:
+                snapshot.state.pop(name, None)
+            return snapshot
+
+        def mutate(self, _: None) -> CreditAccount:
+            account = super().mutate(None)
+            assert isinstance(account, CreditAccount)
+            account._start_knowing_nothing()
+            return account
 
     def __init__(self, account_id: str) -> None:
         self.account_id = account_id
@@ -111,10 +164,7 @@ class CreditAccount(Aggregate):
         self._applied: dict[str, int] = {}
         self._used: dict[str, int] = {}
         self._restored: dict[str, int] = {}
-        self._grants: dict[str, CreditAccount.CreditGranted] = {}
-        self._invoices: dict[str, CreditAccount.CreditApplied] = {}
-        self._purchases: dict[str, CreditAccount.CallingCreditPurchased] = {}
-        self._voids: dict[str, CreditAccount.CreditRestored] = {}
+        self._start_knowing_nothing()
 
     @staticmethod
     def id_for(account_id: str) -> UUID:
@@ -275,7 +325,27 @@ class CreditAccount(Aggregate):
         events = [e for e in (self._invoices.get(invoice_id), self._voids.get(invoice_id)) if e is not None]
         return min(events, key=lambda e: e.originator_version, default=None)
 
+    # What the account knows of its recorded events
+
+    def recall(self, events: Iterable[Any]) -> None:
+        """Know these recorded events again (read back from the store by
+        their business keys), so that commands about them answer from them."""
+        for event in events:
+            if isinstance(event, RECALLABLE) and event.originator_id == self.id:
+                event.remember(self)
+
+    def forget_recorded_events(self) -> None:
+        """Keep only the totals in memory: a long-lived account in a cache
+        must not grow with every event it records."""
+        self._start_knowing_nothing()
+
     # Internals
+
+    def _start_knowing_nothing(self) -> None:
+        self._grants: dict[str, CreditAccount.CreditGranted] = {}
+        self._invoices: dict[str, CreditAccount.CreditApplied] = {}
+        self._purchases: dict[str, CreditAccount.CallingCreditPurchased] = {}
+        self._voids: dict[str, CreditAccount.CreditRestored] = {}
 
     def _add(
         self, currency: str, granted: int = 0, applied: int = 0, used: int = 0, restored: int = 0
@@ -304,3 +374,50 @@ class CreditAccount(Aggregate):
             raise IdempotencyConflictError(
                 f"{kind} {key!r} was already recorded with different content: {'; '.join(differences)}"
             )
+
+
+# The attributes that hold recorded events by business key: never snapshotted.
+_KNOWN_EVENTS = ("_grants", "_invoices", "_purchases", "_voids")
+
+RecordedDecision = (
+    CreditAccount.CreditGranted
+    | CreditAccount.CreditApplied
+    | CreditAccount.CallingCreditPurchased
+    | CreditAccount.CreditRestored
+)
+RECALLABLE = (
+    CreditAccount.CreditGranted,
+    CreditAccount.CreditApplied,
+    CreditAccount.CallingCreditPurchased,
+    CreditAccount.CreditRestored,
+)
+
+
+# Business keys: one per recorded decision, unique within its account. An
+# invoice's decision and its void are two keys of the same invoice.
+
+
+def grant_key(grant_id: str) -> str:
+    return f"grant:{grant_id}"
+
+
+def invoice_key(invoice_id: str) -> str:
+    return f"invoice:{invoice_id}"
+
+
+def purchase_key(purchase_id: str) -> str:
+    return f"purchase:{purchase_id}"
+
+
+def void_key(invoice_id: str) -> str:
+    return f"void:{invoice_id}"
+
+
+# Where each recorded decision keeps the id its business key is made from:
+# for stores that must derive the keys of events recorded before keys were.
+KEY_OF_EVENT: dict[type[Aggregate.Event], tuple[str, Callable[[str], str]]] = {
+    CreditAccount.CreditGranted: ("grant_id", grant_key),
+    CreditAccount.CreditApplied: ("invoice_id", invoice_key),
+    CreditAccount.CallingCreditPurchased: ("purchase_id", purchase_key),
+    CreditAccount.CreditRestored: ("invoice_id", void_key),
+}

@@ -1,8 +1,10 @@
-"""PostgreSQL event recorder that extends the tamper-evidence chain on every insert
-and claims each newly decided invoice id for its account, store-wide."""
+"""PostgreSQL event recorder that extends the tamper-evidence chain on every insert,
+claims each newly decided invoice id for its account, store-wide, and keeps
+each decision's business key."""
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -11,7 +13,8 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from application.tamper_chain import GENESIS, links
-from infra.adapters.store.tables import CHAIN_SUFFIX, CLAIMS_SUFFIX
+from infra.adapters.store.business_keys import KeyRow, key_rows
+from infra.adapters.store.tables import CHAIN_SUFFIX, CLAIMS_SUFFIX, KEYS_SUFFIX
 
 
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
@@ -42,6 +45,61 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self._select_owners = SQL(
             "SELECT invoice_id, account_id FROM {0}.{1} WHERE invoice_id = ANY(%s)"
         ).format(*claims)
+        keys = Identifier(self.datastore.schema), Identifier(events_table_name + KEYS_SUFFIX)
+        events = Identifier(self.datastore.schema), Identifier(events_table_name)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} (originator_id uuid, business_key text, "
+                "originator_version bigint NOT NULL, PRIMARY KEY (originator_id, business_key))"
+            ).format(*keys)
+        )
+        self._insert_keys = SQL(
+            "INSERT INTO {0}.{1} SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bigint[])"
+        ).format(*keys)
+        self._any_key = SQL("SELECT 1 FROM {0}.{1} LIMIT 1").format(*keys)
+        self._all_events = SQL("SELECT originator_id, originator_version, topic, state FROM {0}.{1}").format(
+            *events
+        )
+        self._select_by_key = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+            "FROM unnest(%s::uuid[], %s::text[]) AS wanted(originator_id, business_key) "
+            "JOIN {0}.{1} k USING (originator_id, business_key) "
+            "JOIN {2}.{3} e "
+            "ON e.originator_id = k.originator_id AND e.originator_version = k.originator_version"
+        ).format(*keys, *events)
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        super()._create_table(curs)
+        # A store from before business keys were kept: derive them once, in
+        # the transaction that creates the table. A second process doing the
+        # same at the same moment fails on the primary key and starts over.
+        curs.execute(self._any_key)
+        if curs.fetchone() is None:
+            curs.execute(self._all_events)
+            rows = list(
+                key_rows(
+                    (r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                    for r in curs.fetchall()
+                )
+            )
+            if rows:
+                curs.execute(self._insert_keys, [list(column) for column in zip(*rows, strict=True)])
+
+    def recorded_by_key(self, wanted: Sequence[tuple[UUID, str]]) -> list[StoredEvent]:
+        if not wanted:
+            return []
+        originator_ids, business_keys = zip(*wanted, strict=True)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_by_key, (list(originator_ids), list(business_keys)))
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
 
     def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]:
         if not invoice_ids:
@@ -73,4 +131,10 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         if claims:
             invoice_ids, account_ids = zip(*claims, strict=True)
             curs.execute(self._insert_claims, (list(invoice_ids), list(account_ids)), prepare=True)
+        # Likewise a business key recorded twice in one account.
+        keys: Sequence[KeyRow] = kwargs.get("business_keys", ())
+        if keys:
+            curs.execute(
+                self._insert_keys, [list(column) for column in zip(*keys, strict=True)], prepare=True
+            )
         return ids

@@ -1,15 +1,22 @@
-"""SQLite event recorder that extends the tamper-evidence chain on every insert
-and claims each newly decided invoice id for its account, store-wide."""
+"""SQLite event recorder that extends the tamper-evidence chain on every insert,
+claims each newly decided invoice id for its account, store-wide, and keeps
+each decision's business key."""
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from application.tamper_chain import GENESIS, links
+from infra.adapters.store.business_keys import KeyRow, key_rows
 from infra.adapters.store.tables import SQLITE_CHAIN as CHAIN_TABLE
 from infra.adapters.store.tables import SQLITE_CLAIMS as CLAIMS_TABLE
+from infra.adapters.store.tables import SQLITE_KEYS as KEYS_TABLE
+
+# Keys looked up per statement: two parameters each, far below SQLite's limit.
+_KEYS_PER_SELECT = 400
 
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
@@ -20,7 +27,47 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             "(notification_id INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {CLAIMS_TABLE} "
             "(invoice_id TEXT PRIMARY KEY, account_id TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (originator_id TEXT, business_key TEXT, "
+            "originator_version INTEGER NOT NULL, PRIMARY KEY (originator_id, business_key)) WITHOUT ROWID",
         ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        # A store from before business keys were kept: derive them once, in
+        # the transaction that creates the table, so no writer sees it half
+        # filled.
+        c.execute(f"SELECT 1 FROM {KEYS_TABLE} LIMIT 1")
+        if c.fetchone() is None:
+            c.execute(f"SELECT originator_id, originator_version, topic, state FROM {self.events_table_name}")
+            c.executemany(
+                f"INSERT INTO {KEYS_TABLE} VALUES (?, ?, ?)",
+                ((o.hex, key, v) for o, key, v in key_rows(c.fetchall())),
+            )
+
+    def recorded_by_key(self, wanted: Sequence[tuple[UUID, str]]) -> list[StoredEvent]:
+        events: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(wanted), _KEYS_PER_SELECT):
+                part = wanted[start : start + _KEYS_PER_SELECT]
+                rows = ",".join(["(?, ?)"] * len(part))
+                c.execute(
+                    f"WITH wanted(originator_id, business_key) AS (VALUES {rows}) "
+                    f"SELECT e.originator_id, e.originator_version, e.topic, e.state FROM wanted "
+                    f"JOIN {KEYS_TABLE} k USING (originator_id, business_key) "
+                    f"JOIN {self.events_table_name} e "
+                    "ON e.originator_id = k.originator_id AND e.originator_version = k.originator_version",
+                    [value for originator_id, key in part for value in (originator_id.hex, key)],
+                )
+                events.extend(
+                    StoredEvent(
+                        originator_id=self.convert_originator_id(row[0]),
+                        originator_version=row[1],
+                        topic=row[2],
+                        state=bytes(row[3]),
+                    )
+                    for row in c.fetchall()
+                )
+        return events
 
     def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]:
         if not invoice_ids:
@@ -52,4 +99,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         # A second claim of an invoice id violates the primary key, so the
         # whole transaction fails like any other write race.
         c.executemany(f"INSERT INTO {CLAIMS_TABLE} VALUES (?, ?)", kwargs.get("invoice_claims", ()))
+        # Likewise a business key recorded twice in one account.
+        keys: Sequence[KeyRow] = kwargs.get("business_keys", ())
+        c.executemany(f"INSERT INTO {KEYS_TABLE} VALUES (?, ?, ?)", ((o.hex, k, v) for o, k, v in keys))
         return ids

@@ -10,4 +10,7 @@ SQLITE_CHAIN = "event_chain"
 SQLITE_CLAIMS = "invoice_claims"
 CHAIN_SUFFIX = "_chain"
 CLAIMS_SUFFIX = "_invoice_claims"
+# Each recorded decision's business key, unique within its account.
+SQLITE_KEYS = "business_keys"
+KEYS_SUFFIX = "_business_keys"
 POSTGRES_CHAIN = POSTGRES_EVENTS + CHAIN_SUFFIX
