@@ -16,6 +16,7 @@ from infra.adapters.store.urls import persistence_env
 from infra.settings import Settings
 
 if TYPE_CHECKING:
+    from application.explanation import KnownAccounts
     from infra.adapters.views.audit_reader import ViewsAuditReader
     from infra.adapters.views.factory import ViewDatabase
     from infra.adapters.views.store import ViewStoreMixin
@@ -79,6 +80,18 @@ class Container:
             return None
         # Both view recorders are ViewStoreMixin subclasses.
         return ViewsAuditReader(cast("ViewStoreMixin", self.views.recorder), LedgerViewsProjection.name)
+
+    @property
+    def known_accounts(self) -> KnownAccounts:
+        """Account ids the views know, for the explanation's close matches;
+        none when the views do not exist (a support query must not create
+        an empty views database)."""
+        from infra.adapters.views.account_ids import NoViews, ViewsAccountIds
+
+        url = self.settings.views_url
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            return NoViews()
+        return ViewsAccountIds(cast("ViewStoreMixin", self.views.recorder))
 
     @cached_property
     def api_ledger(self) -> Ledger:

@@ -18,8 +18,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infra.entrypoints.api import openapi, problems
+from application.explanation import Explainer
+from infra.entrypoints.api import console, openapi, problems
 from infra.entrypoints.api.auth import BearerGate, authorizer
+from infra.entrypoints.api.explanation_routes import explanation_router
 from infra.entrypoints.api.limits import BodyLimit, HeadLimit
 from infra.entrypoints.api.routes import AccountWriter, accounts_router, analytics_router
 from infra.settings import Settings
@@ -48,6 +50,8 @@ class ApiPorts:
     event_log: Callable[[], EventLogHead]
     views: Callable[[], ViewStore]
     writer: Callable[[], AccountWriter]
+    # The support explanation and console: the ledger's entries and the known account ids.
+    explainer: Callable[[], Explainer]
 
 
 class EventLogHead(Protocol):
@@ -69,6 +73,8 @@ def create_app(ports: ApiPorts) -> FastAPI:
     authorized = authorizer(tokens)
     app.include_router(accounts_router(ports.views, ports.writer, authorized))
     app.include_router(analytics_router(ports.views, authorized))
+    app.include_router(explanation_router(ports.explainer, authorized))
+    console.mount(app, console.ConsolePorts(tokens, ports.views, ports.writer, ports.explainer))
     # Health checks run on their own threads with a deadline: a database that
     # does not answer must make /readyz and /metrics say so quickly, not hang.
     checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")

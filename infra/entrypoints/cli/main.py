@@ -10,7 +10,13 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from infra.adapters.store.urls import without_passwords
-from infra.entrypoints.cli import audit_commands, ledger_commands, pipeline_commands, projection_commands
+from infra.entrypoints.cli import (
+    audit_commands,
+    ledger_commands,
+    pipeline_commands,
+    projection_commands,
+    support_commands,
+)
 from infra.entrypoints.cli.output import EXIT_FAILURE, EXIT_INVALID, stderr
 
 try:  # Recent typer vendors click; its usage errors are raised from there.
@@ -29,6 +35,7 @@ app.add_typer(audit_commands.app, name="audit")
 app.registered_commands.extend(pipeline_commands.app.registered_commands)
 app.add_typer(projection_commands.app, name="projections")
 app.registered_commands.extend(projection_commands.serve_app.registered_commands)
+app.registered_commands.extend(support_commands.app.registered_commands)
 
 
 def main() -> None:
