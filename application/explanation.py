@@ -110,7 +110,7 @@ def _known(account_id: str, entries: list[LedgerEntry]) -> Explanation:
     last: dict[str, int] = {}
     for entry in entries:
         last[entry.currency] = entry.balance_after_minor
-    balances = [Balance(c, b, format_minor(b, c)) for c, b in sorted(last.items())]
+    balances = [Balance(c, b, _money(b, c)) for c, b in sorted(last.items())]
     visible = any(b.balance_minor > 0 for b in balances)
     grants = [e for e in entries if e.kind == GRANT]
     sentences = [_visibility(account_id, visible, balances, bool(grants))]
