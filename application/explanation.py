@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from typing import Any, Protocol
 
-from application.entries import GRANT, INVOICE, PURCHASE, LedgerEntry, rfc3339
+from application.entries import GRANT, INVOICE, PURCHASE, LedgerEntry
 from application.money import format_minor
 from domain.errors import InvalidCommandError
 from domain.rules import check_key, quoted
@@ -159,7 +160,8 @@ def _money(minor: int, currency: str) -> str:
 
 
 def _when(entry: LedgerEntry) -> str:
-    return rfc3339(entry.occurred_at)
+    # To the minute for people; the facts carry the exact RFC 3339 time.
+    return entry.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _grant(e: LedgerEntry) -> str:
@@ -187,6 +189,11 @@ def _invoice(e: LedgerEntry) -> str:
 
 def _purchase(e: LedgerEntry) -> str:
     price = _money(e.price_minor or 0, e.currency)
+    if e.amount_minor == 0:
+        return (
+            f"On {_when(e)} calling-credit purchase {e.key} (price {price}) used no credits: "
+            f"the {e.currency} balance was zero then, so the payment method paid it all."
+        )
     return (
         f"On {_when(e)} calling-credit purchase {e.key} (price {price}) used "
         f"{_money(e.amount_minor, e.currency)} of credits; "

@@ -35,6 +35,17 @@ CHROMIUM_FLAGS = (
 )
 
 
+def click_and_wait(browser: Any, by: str, what: str) -> None:
+    """Click what leads to another page, and wait until the browser has left this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(by, what).click()
+    WebDriverWait(browser, 20).until(staleness_of(page))
+
+
 def browser_missing() -> str | None:
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
     if not missing:

@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from application.ledger import InvoiceRequest, Ledger
 from infra.adapters.store.urls import persistence_env
 from tests.api_support import ServedApi
-from tests.browser_support import chromium, console_service, wait_for_history
+from tests.browser_support import chromium, click_and_wait, console_service, wait_for_history
 from tests.views_support import TOKENS
 
 pytestmark = pytest.mark.timeout(240)
@@ -55,13 +55,6 @@ def sign_in(browser: WebDriver, base: str, token: str) -> None:
     browser.find_element(By.ID, "token").send_keys(token)
     click_and_wait(browser, By.CSS_SELECTOR, "#sign-in button")
     assert browser.find_element(By.ID, "role").text == TOKENS[token]
-
-
-def click_and_wait(browser: WebDriver, by: str, what: str) -> None:
-    """Click what leads to another page, and wait until the browser has left this one."""
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(by, what).click()
-    WebDriverWait(browser, 20).until(staleness_of(page))
 
 
 def text(browser: WebDriver, element_id: str) -> str:

@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from application.entries import INVOICE, LedgerEntry, rfc3339
+from application.entries import INVOICE, LedgerEntry
 from application.explanation import Explainer
 from application.money import format_minor, to_minor
 from domain.credit_account import CreditAccount
@@ -80,7 +81,7 @@ def history_line(entry: LedgerEntry) -> dict[str, str]:
         ),
         "due": money(entry.amount_due_minor, entry.currency),
         "balance": money(entry.balance_after_minor, entry.currency),
-        "when": rfc3339(entry.occurred_at),
+        "when": entry.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
 
 
