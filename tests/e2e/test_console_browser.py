@@ -296,3 +296,18 @@ def test_hostile_look_ups_get_a_page_with_a_clear_message(
     browser.get(f"{service.base}/console/account?{query}")
     assert message in text(browser, "message")
     assert "Traceback" not in browser.page_source
+
+
+def test_an_invoice_is_looked_up_with_its_account(service: ServedApi, browser: WebDriver) -> None:
+    # given a reader signed in
+    sign_in(browser, service.base, READER)
+    # when they look up an invoice that found only part of its total in credits
+    browser.find_element(By.ID, "invoice_account").send_keys(PAGED)
+    browser.find_element(By.ID, "invoice_id").send_keys("inv-2026-003")
+    click_and_wait(browser, By.CSS_SELECTOR, "#find-invoice button")
+    # then its decision shows: total, credits applied, what was due
+    decision = text(browser, "decision")
+    assert "25.00 USD" in decision and "20.00 USD" in decision and "5.00 USD" in decision
+    # and an invoice the account never had says so
+    browser.get(f"{service.base}/console/invoice?account_id={PAGED}&invoice_id=inv-elsewhere")
+    assert "holds no decision on invoice inv-elsewhere" in text(browser, "message")
