@@ -173,30 +173,22 @@ def _grant(e: LedgerEntry) -> str:
 
 
 def _invoice(e: LedgerEntry) -> str:
-    total = _money(e.invoice_total_minor or 0, e.currency)
-    if e.amount_minor == 0:
-        return (
-            f"On {_when(e)} invoice {e.key} (total {total}) used no credits: "
-            f"the {e.currency} balance was zero then, so the payment method paid it all."
-        )
-    return (
-        f"On {_when(e)} invoice {e.key} (total {total}) used "
-        f"{_money(e.amount_minor, e.currency)} of credits; "
-        f"{_money(e.amount_due_minor or 0, e.currency)} was due from the payment method and "
-        f"{_money(e.balance_after_minor, e.currency)} was left."
-    )
+    return _spent(e, f"invoice {e.key} (total {_money(e.invoice_total_minor or 0, e.currency)})")
 
 
 def _purchase(e: LedgerEntry) -> str:
-    price = _money(e.price_minor or 0, e.currency)
+    return _spent(e, f"calling-credit purchase {e.key} (price {_money(e.price_minor or 0, e.currency)})")
+
+
+def _spent(e: LedgerEntry, what: str) -> str:
+    """An entry that charged the balance what it could and left the rest due."""
     if e.amount_minor == 0:
         return (
-            f"On {_when(e)} calling-credit purchase {e.key} (price {price}) used no credits: "
+            f"On {_when(e)} {what} used no credits: "
             f"the {e.currency} balance was zero then, so the payment method paid it all."
         )
     return (
-        f"On {_when(e)} calling-credit purchase {e.key} (price {price}) used "
-        f"{_money(e.amount_minor, e.currency)} of credits; "
+        f"On {_when(e)} {what} used {_money(e.amount_minor, e.currency)} of credits; "
         f"{_money(e.amount_due_minor or 0, e.currency)} was due from the payment method and "
         f"{_money(e.balance_after_minor, e.currency)} was left."
     )

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.api_support import BIN, ServedApi, api_process
+from tests.api_support import BIN, ServedApi, api_process, stop_process
 from tests.servers import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,12 +91,7 @@ def console_service(tmp_path: Path, tokens: Mapping[str, str]) -> Iterator[Serve
         with api_process(tmp_path, tokens) as api:
             yield api
     finally:
-        projector.terminate()
-        try:
-            projector.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            projector.kill()
-            projector.wait()
+        stop_process(projector)
 
 
 def wait_for_history(base: str, token: str, account_id: str, entries: int, seconds: float = 30) -> None:

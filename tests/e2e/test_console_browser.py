@@ -131,6 +131,15 @@ def test_an_operator_looks_up_an_account_and_pages_its_history(
     ]
 
 
+def submit_again(browser: WebDriver, grant_id: str, amount: str) -> None:
+    """Back to the grant form, and submit it with this grant id and amount."""
+    browser.back()
+    for field, value in (("amount", amount), ("grant_id", grant_id)):
+        browser.find_element(By.ID, field).clear()
+        browser.find_element(By.ID, field).send_keys(value)
+    click_and_wait(browser, By.CSS_SELECTOR, "#grant button")
+
+
 def test_an_operator_grants_from_the_form_and_a_resubmission_changes_nothing(
     service: ServedApi, browser: WebDriver
 ) -> None:
@@ -148,23 +157,13 @@ def test_an_operator_grants_from_the_form_and_a_resubmission_changes_nothing(
     assert f"Grant {grant_id} of 12.50 USD to acct-grantee" in text(browser, "result")
     assert "Balance right after it: 12.50 USD" in text(browser, "result")
     # when the same form is submitted again (back, submit)
-    browser.back()
-    browser.find_element(By.ID, "amount").clear()
-    browser.find_element(By.ID, "amount").send_keys("12.50")
-    browser.find_element(By.ID, "grant_id").clear()
-    browser.find_element(By.ID, "grant_id").send_keys(grant_id)
-    click_and_wait(browser, By.CSS_SELECTOR, "#grant button")
+    submit_again(browser, grant_id, "12.50")
     # then nothing new is recorded
     assert browser.find_element(By.TAG_NAME, "h1").text == "Already recorded"
     assert "Balance right after it: 12.50 USD" in text(browser, "result")
     assert [g["grant_id"] for g in balance_of(service.base, "acct-grantee")["grants"]] == [grant_id]
     # and the same id with another amount is refused as a conflict, on a page
-    browser.back()
-    browser.find_element(By.ID, "amount").clear()
-    browser.find_element(By.ID, "amount").send_keys("99.00")
-    browser.find_element(By.ID, "grant_id").clear()
-    browser.find_element(By.ID, "grant_id").send_keys(grant_id)
-    click_and_wait(browser, By.CSS_SELECTOR, "#grant button")
+    submit_again(browser, grant_id, "99.00")
     assert "already recorded with different content" in text(browser, "message")
 
 
