@@ -3,9 +3,15 @@ server, on SQLite and on PostgreSQL: close matches come from the views."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
+from infra.adapters.views.account_ids import ViewsAccountIds
+from infra.settings import Settings
+from infra.wiring.container import Container
 from tests.integration.test_api import OPERATOR, READER, Api, api
+from tests.views_support import views_url_for
 
 __all__ = ["api"]
 
@@ -74,3 +80,26 @@ def test_an_invalid_account_id_is_422_with_a_clear_detail(api: Api) -> None:
         assert answer.status_code == 422, (given, answer.text)
         assert answer.headers["content-type"] == "application/problem+json"
         assert detail in answer.json()["detail"]
+
+
+def test_close_matches_are_found_through_the_index_not_a_scan(store_url: str, tmp_path: Path) -> None:
+    # given the views of either database
+    settings = Settings(database_url=store_url, views_database_url=views_url_for(store_url, str(tmp_path)))
+    container = Container(settings)
+    try:
+        recorder = container.views.recorder
+        statement = ViewsAccountIds(recorder)._statement
+        params = {"folded": "acct-alice", "limit": 10}
+        # when the database plans the close-match look-up
+        with recorder._transaction(commit=False) as c:
+            if store_url.startswith("sqlite"):
+                c.execute("EXPLAIN QUERY PLAN " + statement, params)
+            else:
+                # (a tiny table is cheaper to scan: the test asks whether the index can serve it)
+                c.execute("SET LOCAL enable_seqscan = off")
+                c.execute("EXPLAIN " + statement, params)
+            plan = " ".join(str(value) for row in c.fetchall() for value in dict(row).values())
+        # then it uses the index on the folded id
+        assert "view_accounts_folded_id" in plan, plan
+    finally:
+        container.close()
