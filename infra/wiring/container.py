@@ -100,6 +100,14 @@ class Container:
         share the consumer's and serialises its own writes (see infra.entrypoints.api.routes)."""
         return Ledger(env=persistence_env(self.settings.database_url), cache_size=0)
 
+    @cached_property
+    def console_ledger(self) -> Ledger:
+        """The support console's own ledger, for the same reason as the API's:
+        its writes are serialised by the console, apart from the API's, and
+        the two meet only in the store, whose optimistic concurrency keeps
+        them apart as it keeps processes apart."""
+        return Ledger(env=persistence_env(self.settings.database_url), cache_size=0)
+
     def elected(self, part: Component) -> Component:
         """``part``, run only in the replica that holds the store's lock for it:
         the relay and the projector, which every replica running at once would
@@ -114,5 +122,7 @@ class Container:
             self.ledger.close()
         if "api_ledger" in self.__dict__:
             self.api_ledger.close()
+        if "console_ledger" in self.__dict__:
+            self.console_ledger.close()
         if "views" in self.__dict__:
             self.views.close()

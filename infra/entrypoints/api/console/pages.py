@@ -8,6 +8,7 @@ enforces the same roles: any role reads, only an operator grants.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ def history_line(entry: LedgerEntry) -> dict[str, str]:
 def console_router(ports: ConsolePorts) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
     sessions = Sessions(ports.tokens)
+    # A Ledger is not safe for concurrent writers (see the API's routes).
+    writing = threading.Lock()
 
     def render(visit: Visit, template: str, code: int = 200, **context: Any) -> Response:
         response = TEMPLATES.TemplateResponse(
@@ -258,14 +261,10 @@ def console_router(ports: ConsolePorts) -> APIRouter:
             currency = required(fields, "currency", "the currency")
             check_currency(currency)
             amount_minor = to_minor(required(fields, "amount", "the amount"), currency)
-            result = ports.writer().grant(
-                account_id,
-                required(fields, "grant_id", "the grant id"),
-                currency,
-                amount_minor,
-                fields.get("reason", ""),
-                fields.get("note", ""),
-            )
+            grant_id = required(fields, "grant_id", "the grant id")
+            reason, note = fields.get("reason", ""), fields.get("note", "")
+            with writing:
+                result = ports.writer().grant(account_id, grant_id, currency, amount_minor, reason, note)
             return render(
                 visit,
                 "granted.html",
