@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify bench-writers clean mutation
+.PHONY: install browser screenshots test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify bench-writers clean mutation
 
 install: $(STAMP)
 
@@ -15,8 +15,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+# The support console's tests drive Debian's Chromium through chromedriver
+# (tests/e2e/test_console_browser.py). Installed when missing, which needs
+# root; without them those tests skip, or fail under CI=true.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  (apt-get update && apt-get install -y chromium chromium-driver) \
+	  || echo "warning: could not install chromium and chromium-driver; the browser tests will not run"; \
+	fi
+
+# The console's pages as PNGs under docs/screenshots, shown in the README.
+screenshots: install browser
+	$(BIN)/python docs/screenshots/make_screenshots.py
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit

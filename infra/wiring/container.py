@@ -16,6 +16,7 @@ from infra.adapters.store.urls import persistence_env
 from infra.settings import Settings
 
 if TYPE_CHECKING:
+    from application.explanation import KnownAccounts
     from infra.adapters.views.audit_reader import ViewsAuditReader
     from infra.adapters.views.factory import ViewDatabase
     from infra.adapters.views.store import ViewStoreMixin
@@ -80,11 +81,31 @@ class Container:
         # Both view recorders are ViewStoreMixin subclasses.
         return ViewsAuditReader(cast("ViewStoreMixin", self.views.recorder), LedgerViewsProjection.name)
 
+    @property
+    def known_accounts(self) -> KnownAccounts:
+        """Account ids the views know, for the explanation's close matches;
+        none when the views do not exist (a support query must not create
+        an empty views database)."""
+        from infra.adapters.views.account_ids import NoViews, ViewsAccountIds
+
+        url = self.settings.views_url
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            return NoViews()
+        return ViewsAccountIds(cast("ViewStoreMixin", self.views.recorder))
+
     @cached_property
     def api_ledger(self) -> Ledger:
         """The HTTP API's own ledger. A Ledger keeps the aggregates it wrote in
         memory and is not safe for concurrent writers, so the API does not
         share the consumer's and serialises its own writes (see infra.entrypoints.api.routes)."""
+        return Ledger(env=persistence_env(self.settings.database_url), cache_size=0)
+
+    @cached_property
+    def console_ledger(self) -> Ledger:
+        """The support console's own ledger, for the same reason as the API's:
+        its writes are serialised by the console, apart from the API's, and
+        the two meet only in the store, whose optimistic concurrency keeps
+        them apart as it keeps processes apart."""
         return Ledger(env=persistence_env(self.settings.database_url), cache_size=0)
 
     def elected(self, part: Component) -> Component:
@@ -101,5 +122,7 @@ class Container:
             self.ledger.close()
         if "api_ledger" in self.__dict__:
             self.api_ledger.close()
+        if "console_ledger" in self.__dict__:
+            self.console_ledger.close()
         if "views" in self.__dict__:
             self.views.close()

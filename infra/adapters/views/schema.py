@@ -89,6 +89,9 @@ SCHEMA_TABLE = "view_schema"
 _CREATE_VIEWS = [
     "CREATE TABLE IF NOT EXISTS view_accounts ("
     "account_uuid TEXT PRIMARY KEY, account_id TEXT, last_activity_at TEXT NOT NULL)",
+    # Support looks an account id up ignoring case (a mistyped id is a common
+    # cause of "my credits are not showing"): an index, never a scan.
+    "CREATE INDEX IF NOT EXISTS view_accounts_folded_id ON view_accounts (lower(account_id))",
     "CREATE TABLE IF NOT EXISTS view_balances ("
     "account_uuid TEXT NOT NULL, currency TEXT NOT NULL, balance_minor {money} NOT NULL, "
     "granted_minor {money} NOT NULL, applied_minor {money} NOT NULL, "

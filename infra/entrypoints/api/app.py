@@ -18,8 +18,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infra.entrypoints.api import openapi, problems
+from application.explanation import Explainer
+from infra.entrypoints.api import console, openapi, problems
 from infra.entrypoints.api.auth import BearerGate, authorizer
+from infra.entrypoints.api.explanation_routes import explanation_router
 from infra.entrypoints.api.invoice_routes import invoices_router
 from infra.entrypoints.api.limits import BodyLimit, HeadLimit
 from infra.entrypoints.api.routes import AccountWriter, accounts_router, analytics_router
@@ -49,6 +51,11 @@ class ApiPorts:
     event_log: Callable[[], EventLogHead]
     views: Callable[[], ViewStore]
     writer: Callable[[], AccountWriter]
+    # The support explanation and console: the ledger's entries and the known account ids.
+    explainer: Callable[[], Explainer]
+    # The console's grants go through a ledger of their own, serialised apart
+    # from the API's (see Container.console_ledger).
+    console_writer: Callable[[], AccountWriter]
 
 
 class EventLogHead(Protocol):
@@ -71,6 +78,8 @@ def create_app(ports: ApiPorts) -> FastAPI:
     app.include_router(accounts_router(ports.views, ports.writer, authorized))
     app.include_router(analytics_router(ports.views, authorized))
     app.include_router(invoices_router(ports.writer, authorized))
+    app.include_router(explanation_router(ports.explainer, authorized))
+    console.mount(app, console.ConsolePorts(tokens, ports.views, ports.console_writer, ports.explainer))
     # Health checks run on their own threads with a deadline: a database that
     # does not answer must make /readyz and /metrics say so quickly, not hang.
     checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")

@@ -134,3 +134,23 @@ class Problem(BaseModel):
         default=None, description="The first invalid fields (422 only), a bounded number of them"
     )
     errors_total: int | None = Field(default=None, description="How many fields were invalid (422 only)")
+
+
+class ExplainedBalance(BaseModel):
+    currency: str
+    balance_minor: int
+    balance: str = Field(description="In major units with the currency, e.g. 25.00 USD")
+
+
+class ExplanationResponse(BaseModel):
+    """Why the account shows the promotional credits it shows, for support."""
+
+    account_id: str
+    known: bool = Field(description="Whether the ledger has recorded anything for this exact id")
+    visible: bool = Field(description="Whether the dashboard shows a balance: only while there is some")
+    balances: list[ExplainedBalance]
+    grants: list[dict[str, object]] = Field(description="Every grant, oldest first, as history lines")
+    usage: list[dict[str, object]] = Field(description="Invoices and calling-credit purchases, oldest first")
+    other_entries: list[dict[str, object]] = Field(description="Entries of any other kind, oldest first")
+    close_matches: list[str] = Field(description="Known ids differing only in case or whitespace")
+    sentences: list[str] = Field(description="The explanation in plain sentences")

@@ -16,6 +16,7 @@ from infra.entrypoints.cli import (
     ledger_commands,
     pipeline_commands,
     projection_commands,
+    support_commands,
 )
 from infra.entrypoints.cli.output import EXIT_FAILURE, EXIT_INVALID, stderr
 
@@ -36,6 +37,7 @@ app.add_typer(audit_commands.app, name="audit")
 app.registered_commands.extend(pipeline_commands.app.registered_commands)
 app.add_typer(projection_commands.app, name="projections")
 app.registered_commands.extend(projection_commands.serve_app.registered_commands)
+app.registered_commands.extend(support_commands.app.registered_commands)
 
 
 def main() -> None:

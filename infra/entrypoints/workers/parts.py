@@ -43,6 +43,7 @@ def projector(container: Container) -> Component:
 
 
 def api(container: Container, host: str | None = None, port: int | None = None) -> ApiComponent:
+    from application.explanation import Explainer
     from infra.entrypoints.api.app import ApiPorts
     from infra.entrypoints.api.server import ApiComponent
 
@@ -52,6 +53,8 @@ def api(container: Container, host: str | None = None, port: int | None = None) 
         event_log=lambda: container.ledger.recorder,
         views=lambda: container.views.store,
         writer=lambda: container.api_ledger,
+        explainer=lambda: Explainer(container.api_ledger, container.known_accounts),
+        console_writer=lambda: container.console_ledger,
     )
     return ApiComponent(
         ports,

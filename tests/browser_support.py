@@ -1,0 +1,107 @@
+"""A real browser for the console's tests: Debian's headless Chromium driven
+through chromedriver, against the service running as processes of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from tests.api_support import BIN, ServedApi, api_process, stop_process
+from tests.servers import unavailable
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Without the background-networking flags Chromium keeps trying to reach
+# Google's services, which a closed network turns into long stalls.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+)
+
+
+def click_and_wait(browser: Any, by: str, what: str) -> None:
+    """Click what leads to another page, and wait until the browser has left this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(by, what).click()
+    WebDriverWait(browser, 20).until(staleness_of(page))
+
+
+def browser_missing() -> str | None:
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if not missing:
+        return None
+    return f"{' and '.join(missing)} not installed (apt-get install chromium chromium-driver)"
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A fresh headless Chromium (its own profile directory); skipped on a
+    developer's machine without it, a failure under CI=true."""
+    why = browser_missing()
+    if why:
+        unavailable("Chromium", why)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    with tempfile.TemporaryDirectory(prefix="promocredits-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+        try:
+            driver.set_page_load_timeout(30)
+            yield driver
+        finally:
+            driver.quit()
+
+
+@contextmanager
+def console_service(tmp_path: Path, tokens: Mapping[str, str]) -> Iterator[ServedApi]:
+    """`promocredits serve` and `promocredits projections run` over one SQLite
+    ledger in ``tmp_path``, so what the console grants reaches its pages."""
+    env = {
+        **os.environ,
+        "PROMOCREDITS_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db",
+        "PROMOCREDITS_VIEWS_DATABASE_URL": f"sqlite:///{tmp_path}/views.db",
+    }
+    with (tmp_path / "projector.log").open("wb") as log:
+        projector = subprocess.Popen([str(BIN), "projections", "run"], env=env, stdout=log, stderr=log)
+    try:
+        with api_process(tmp_path, tokens) as api:
+            yield api
+    finally:
+        stop_process(projector)
+
+
+def wait_for_history(base: str, token: str, account_id: str, entries: int, seconds: float = 30) -> None:
+    """Until the views hold ``entries`` history lines for the account."""
+    url = f"{base}/v1/accounts/{account_id}/promotional-credits/history"
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = httpx.get(url, params={"limit": 500}, headers={"Authorization": f"Bearer {token}"})
+        seen = len(orjson.loads(answer.content).get("entries", []))
+        if seen >= entries:
+            return
+        assert time.monotonic() < deadline, f"the views show {seen} of {entries} entries after {seconds}s"
+        time.sleep(0.1)
