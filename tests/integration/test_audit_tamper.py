@@ -103,7 +103,6 @@ def test_every_inserted_event_is_found_where_it_was_slipped_in(store: RawStore, 
         # A forged grant slipped in at position n, the rows after it moved up
         # one place, as an insert into the middle of the log would need.
         n = at.one()
-        last = max(at.all)
         victim = store.row(n)
         store.move(n, +1)
         forged = (
@@ -118,8 +117,11 @@ def test_every_inserted_event_is_found_where_it_was_slipped_in(store: RawStore, 
             store.move(n + 1, -1)
 
         # Every moved row now sits at a position its chain link does not
-        # cover, and the last one has no link at all.
-        return set(range(n, last + 2)), undo
+        # cover, and the last one has no link at all. Positions may have
+        # gaps (a failed transaction takes ids it never uses): a link whose
+        # row moved on into a gap is left without its event.
+        moved = [p for p in at.all if p >= n]
+        return {*moved, *(p + 1 for p in moved)}, undo
 
     run_trials(store, store_url, insert)
 
