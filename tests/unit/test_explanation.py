@@ -134,7 +134,8 @@ def test_a_void_before_its_invoice_will_use_no_credits_and_holds_no_balance(ledg
     explained = explain("acct-walt", ledger, KnownIds("acct-walt"))
     # then the void says the invoice will use no credits
     assert explained.sentences[-1].endswith(
-        "invoice inv-later was voided before it was issued, so it will use no credits and none were given back."
+        "invoice inv-later was voided before it was issued, "
+        "so it will use no credits and none were given back."
     )
     (restore,) = explained.restores
     assert (restore["currency"], restore["credits_restored_minor"], restore["before_invoice"]) == (
@@ -173,7 +174,8 @@ def test_a_voided_invoice_that_used_no_credits_gives_nothing_back(ledger: Ledger
     ledger.void_invoice("acct-yan", "inv-1")
     explained = explain("acct-yan", ledger, KnownIds("acct-yan"))
     assert explained.sentences[-1].endswith(
-        "invoice inv-1 was voided; it had used no credits, so none were given back and the balance stayed 0.00 USD."
+        "invoice inv-1 was voided; it had used no credits, "
+        "so none were given back and the balance stayed 0.00 USD."
     )
     assert [r["credits_restored_minor"] for r in explained.restores] == [0]
 
