@@ -363,5 +363,7 @@ def test_the_explanation_tells_of_a_voided_invoice(service: ServedApi, browser: 
     # and the restores are listed, each linking to its invoice
     restores = text(browser, "restores")
     assert "inv-vera-1" in restores and "voided before it was issued" in restores
+    # and the totals count what the void gave back: 30.00 - 30.00 + 30.00 = 30.00
+    assert "USD 30.00 USD - 30.00 USD + 30.00 USD = 30.00 USD" in text(browser, "totals")
     click_and_wait(browser, By.LINK_TEXT, "inv-vera-1")
     assert text(browser, "invoice") == "inv-vera-1"

@@ -246,7 +246,17 @@ def console_router(ports: ConsolePorts) -> APIRouter:
             if not given:
                 raise ConsoleError(422, "enter an account id")
             explained = ports.explainer().explain(given)
-            return render(visit, "explanation.html", explained=explained)
+            totals = [
+                {
+                    "currency": b.currency,
+                    "granted": money(b.granted_minor, b.currency),
+                    "used": money(b.used_minor, b.currency),
+                    "restored": money(b.restored_minor, b.currency),
+                    "balance": b.balance,
+                }
+                for b in explained.balances
+            ]
+            return render(visit, "explanation.html", explained=explained, totals=totals)
 
         return await guarded(request, READ_ACCOUNTS, show)
 
