@@ -4,21 +4,14 @@ without a balance of no currency."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-
-import pytest
 
 from application.ledger import Ledger
 from application.results import InvoiceLookup
 from infra.entrypoints.api.console.pages import _decision, history_line
+from tests.unit.test_explanation import ledger
 
-
-@pytest.fixture
-def ledger() -> Iterator[Ledger]:
-    built = Ledger()
-    yield built
-    built.close()
+__all__ = ["ledger"]
 
 
 def test_a_restore_line_says_the_invoice_was_voided_and_links_to_it(ledger: Ledger) -> None:
