@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC
 from typing import Any, Protocol
 
-from application.entries import GRANT, INVOICE, PURCHASE, LedgerEntry
-from application.money import format_minor
+from application.entries import GRANT, INVOICE, PURCHASE, RESTORE, LedgerEntry, rfc3339
+from application.money import with_currency
+from domain.credit_account import NO_CURRENCY
 from domain.errors import InvalidCommandError
 from domain.rules import check_key, quoted
 
@@ -45,9 +46,17 @@ class AccountEntries(Protocol):
 
 @dataclass(frozen=True)
 class Balance:
+    """A currency's balance and where it came from:
+    granted - used + restored = balance."""
+
     currency: str
     balance_minor: int
     balance: str
+    granted_minor: int = 0
+    # Applied to invoices and used for calling credits.
+    used_minor: int = 0
+    # Given back by voided invoices.
+    restored_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,10 +68,13 @@ class Explanation:
     grants: list[dict[str, Any]]
     # What took credits from the balance: invoices and calling-credit purchases.
     usage: list[dict[str, Any]]
-    # Every other kind of entry (restores of voided invoices, say), generically.
+    # Every other kind of entry, generically (none yet: a kind without a
+    # list of its own lands here).
     other_entries: list[dict[str, Any]]
     close_matches: list[str]
     sentences: list[str] = field(default_factory=list)
+    # Voided invoices and the credits they gave back.
+    restores: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,13 +120,11 @@ def _unknown(account_id: str, matches: list[str], why: str) -> Explanation:
 
 
 def _known(account_id: str, entries: list[LedgerEntry]) -> Explanation:
-    last: dict[str, int] = {}
-    for entry in entries:
-        last[entry.currency] = entry.balance_after_minor
-    balances = [Balance(c, b, _money(b, c)) for c, b in sorted(last.items())]
+    balances = _balances(entries)
     visible = any(b.balance_minor > 0 for b in balances)
     grants = [e for e in entries if e.kind == GRANT]
-    sentences = [_visibility(account_id, visible, balances, bool(grants))]
+    restores = [e for e in entries if e.kind == RESTORE]
+    sentences = [_visibility(account_id, visible, balances, bool(grants), bool(restores))]
     sentences.extend(_sentence(entry) for entry in entries)
     return Explanation(
         account_id=account_id,
@@ -123,13 +133,34 @@ def _known(account_id: str, entries: list[LedgerEntry]) -> Explanation:
         balances=balances,
         grants=[_fact(e) for e in grants],
         usage=[_fact(e) for e in entries if e.kind in (INVOICE, PURCHASE)],
-        other_entries=[_fact(e) for e in entries if e.kind not in (GRANT, INVOICE, PURCHASE)],
+        other_entries=[_fact(e) for e in entries if e.kind not in (GRANT, INVOICE, PURCHASE, RESTORE)],
         close_matches=[],
         sentences=sentences,
+        restores=[_restore_fact(e) for e in restores],
     )
 
 
-def _visibility(account_id: str, visible: bool, balances: list[Balance], granted: bool) -> str:
+def _balances(entries: list[LedgerEntry]) -> list[Balance]:
+    """Each currency's last balance and its totals. A void recorded before
+    its invoice has no currency (``NO_CURRENCY``) and holds no balance."""
+    last: dict[str, int] = {}
+    totals: dict[str, dict[str, int]] = {}
+    for entry in entries:
+        if entry.currency == NO_CURRENCY:
+            continue
+        last[entry.currency] = entry.balance_after_minor
+        total = totals.setdefault(entry.currency, {GRANT: 0, RESTORE: 0, INVOICE: 0})
+        # Invoices and purchases both take from the balance: "used".
+        total[entry.kind if entry.kind in (GRANT, RESTORE) else INVOICE] += entry.amount_minor
+    return [
+        Balance(c, b, _money(b, c), totals[c][GRANT], totals[c][INVOICE], totals[c][RESTORE])
+        for c, b in sorted(last.items())
+    ]
+
+
+def _visibility(
+    account_id: str, visible: bool, balances: list[Balance], granted: bool, restored: bool
+) -> str:
     if visible:
         held = ", ".join(_money(b.balance_minor, b.currency) for b in balances if b.balance_minor > 0)
         return (
@@ -141,9 +172,11 @@ def _visibility(account_id: str, visible: bool, balances: list[Balance], granted
             f"The dashboard hides promotional credits for {quoted(account_id)} (visible: false): "
             "the account has invoices on record but was never granted any credits."
         )
+    given_back = ", and any given back by voided invoices," if restored else ""
     return (
         f"The dashboard hides promotional credits for {quoted(account_id)} (visible: false) because "
-        "every balance is zero: all the credits granted were used by the invoices and purchases below."
+        f"every balance is zero: all the credits granted{given_back} were used by the invoices and "
+        "purchases below."
     )
 
 
@@ -155,8 +188,23 @@ def _fact(entry: LedgerEntry) -> dict[str, Any]:
     return line
 
 
+def _restore_fact(entry: LedgerEntry) -> dict[str, Any]:
+    """A voided invoice: what it gave back, and whether it came before its invoice."""
+    return {
+        "invoice_id": entry.key,
+        "currency": entry.currency,
+        "credits_restored_minor": entry.amount_minor,
+        "credits_restored": _money(entry.amount_minor, entry.currency),
+        "balance_minor": entry.balance_after_minor,
+        "balance": _money(entry.balance_after_minor, entry.currency),
+        "before_invoice": entry.currency == NO_CURRENCY,
+        "occurred_at": rfc3339(entry.occurred_at),
+        "event_id": entry.event_id,
+    }
+
+
 def _money(minor: int, currency: str) -> str:
-    return f"{format_minor(minor, currency)} {currency}"
+    return with_currency(minor, currency)
 
 
 def _when(entry: LedgerEntry) -> str:
@@ -194,6 +242,23 @@ def _spent(e: LedgerEntry, what: str) -> str:
     )
 
 
+def _restore(e: LedgerEntry) -> str:
+    if e.currency == NO_CURRENCY:
+        return (
+            f"On {_when(e)} invoice {e.key} was voided before it was issued, so it will use no credits "
+            "and none were given back."
+        )
+    if e.amount_minor == 0:
+        return (
+            f"On {_when(e)} invoice {e.key} was voided; it had used no credits, so none were given back "
+            f"and the balance stayed {_money(e.balance_after_minor, e.currency)}."
+        )
+    return (
+        f"On {_when(e)} invoice {e.key} was voided and its {_money(e.amount_minor, e.currency)} of credits "
+        f"were given back; the balance became {_money(e.balance_after_minor, e.currency)}."
+    )
+
+
 def _generic(e: LedgerEntry) -> str:
     return (
         f"On {_when(e)} {e.kind.replace('_', ' ')} {e.key} moved {_money(e.amount_minor, e.currency)}; "
@@ -202,7 +267,12 @@ def _generic(e: LedgerEntry) -> str:
 
 
 # One template per kind of entry; a kind without one gets the generic sentence.
-_SENTENCES: dict[str, Callable[[LedgerEntry], str]] = {GRANT: _grant, INVOICE: _invoice, PURCHASE: _purchase}
+_SENTENCES: dict[str, Callable[[LedgerEntry], str]] = {
+    GRANT: _grant,
+    INVOICE: _invoice,
+    PURCHASE: _purchase,
+    RESTORE: _restore,
+}
 
 
 def _sentence(entry: LedgerEntry) -> str:

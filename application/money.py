@@ -8,6 +8,7 @@ import re
 
 import iso4217
 
+from domain.credit_account import NO_CURRENCY
 from domain.errors import InvalidCommandError
 from domain.rules import quoted
 
@@ -73,3 +74,11 @@ def format_minor(minor: int, currency: str) -> str:
     sign = "-" if minor < 0 else ""
     whole, frac = divmod(abs(minor), 10**digits)
     return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def with_currency(minor: int, currency: str) -> str:
+    """2500 USD -> "25.00 USD", for people; a void before its invoice
+    restores 0 of no currency (``NO_CURRENCY``), shown as it is."""
+    if currency == NO_CURRENCY:
+        return f"{minor} {currency}"
+    return f"{format_minor(minor, currency)} {currency}"

@@ -28,6 +28,26 @@ def test_explain_names_the_grant_and_the_invoice_that_used_it(cli: Run) -> None:
     assert "Where the credits went" in shown.stdout
 
 
+def test_explain_tells_of_a_voided_invoice_and_its_restore(cli: Run) -> None:
+    # given 25.00 USD granted, a 40.00 invoice that used it, then voided
+    one_json_object(cli(*granting("acct-vera", "25.00", "USD", "grant-1", "compensation", "--json")))
+    invoice = ("apply-invoice", "acct-vera", "inv-2026-001", "40.00", "--currency", "USD", "--json")
+    one_json_object(cli(*invoice))
+    one_json_object(cli("void-invoice", "acct-vera", "inv-2026-001", "--json"))
+    # when support asks for the explanation as JSON
+    explained = one_json_object(cli("explain", "acct-vera", "--json"))
+    # then the restore is a fact of its own
+    assert explained["visible"] is True and explained["other_entries"] == []
+    assert [(r["invoice_id"], r["currency"], r["credits_restored_minor"]) for r in explained["restores"]] == [
+        ("inv-2026-001", "USD", 2500)
+    ]
+    # and as text, a sentence and a table
+    shown = cli("explain", "acct-vera")
+    assert shown.returncode == 0, shown.stderr
+    assert "invoice inv-2026-001 was voided and its 25.00 USD of credits were given back" in shown.stdout
+    assert "Voided invoices: credits given back" in shown.stdout
+
+
 def test_explain_of_an_unknown_account_exits_0_and_names_the_close_match(cli: Run) -> None:
     # given credits granted to "acct-Bob" and the views caught up
     one_json_object(cli(*granting("acct-Bob", "5.00", "USD", "grant-1", "goodwill", "--json")))

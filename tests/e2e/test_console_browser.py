@@ -26,6 +26,9 @@ READER, OPERATOR = "tok-reader", "tok-operator"
 PAGED = "acct-paged"
 # Known only as "acct-Carol": support is asked about "acct-carol".
 CAROL = "acct-Carol"
+# 30.00 USD granted, an invoice of 40.00 that used it and was voided, and a
+# void of an invoice not generated yet.
+VERA = "acct-vera"
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +39,15 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApi]:
     for n, total in enumerate((1200, 1800, 2500, 900), start=1):
         ledger.apply_invoices([InvoiceRequest(PAGED, f"inv-2026-00{n}", "USD", total)])
     ledger.grant(CAROL, "grant-carol", "EUR", 1000, "goodwill")
+    ledger.grant(VERA, "grant-vera", "USD", 3000, "compensation")
+    ledger.apply_invoices([InvoiceRequest(VERA, "inv-vera-1", "USD", 4000)])
+    ledger.void_invoice(VERA, "inv-vera-1")
+    ledger.void_invoice(VERA, "inv-vera-early")
     ledger.close()
     with console_service(tmp_path, TOKENS) as api:
         wait_for_history(api.base, READER, PAGED, 5)
         wait_for_history(api.base, READER, CAROL, 1)
+        wait_for_history(api.base, READER, VERA, 4)
         yield api
 
 
@@ -297,16 +305,65 @@ def test_hostile_look_ups_get_a_page_with_a_clear_message(
     assert "Traceback" not in browser.page_source
 
 
-def test_an_invoice_is_looked_up_with_its_account(service: ServedApi, browser: WebDriver) -> None:
+def test_an_invoice_is_looked_up_by_its_id_alone(service: ServedApi, browser: WebDriver) -> None:
     # given a reader signed in
     sign_in(browser, service.base, READER)
-    # when they look up an invoice that found only part of its total in credits
-    browser.find_element(By.ID, "invoice_account").send_keys(PAGED)
+    # when they look up an invoice by its id, which found only part of its total in credits
     browser.find_element(By.ID, "invoice_id").send_keys("inv-2026-003")
     click_and_wait(browser, By.CSS_SELECTOR, "#find-invoice button")
-    # then its decision shows: total, credits applied, what was due
+    # then its decision shows: total, credits applied, what was due, the balance after
+    assert text(browser, "invoice") == "inv-2026-003"
     decision = text(browser, "decision")
     assert "25.00 USD" in decision and "20.00 USD" in decision and "5.00 USD" in decision
-    # and an invoice the account never had says so
-    browser.get(f"{service.base}/console/invoice?account_id={PAGED}&invoice_id=inv-elsewhere")
+    assert "0.00 USD" in decision and " UTC" in decision
+    assert text(browser, "voided") == "not voided"
+    # and the account it was decided for is a link to its page
+    click_and_wait(browser, By.ID, "account-link")
+    assert text(browser, "account") == PAGED
+    # and an invoice the ledger never decided says so
+    browser.get(f"{service.base}/console/invoice?invoice_id=inv-elsewhere")
     assert "holds no decision on invoice inv-elsewhere" in text(browser, "message")
+
+
+def test_a_voided_invoice_shows_as_voided_with_its_restore(service: ServedApi, browser: WebDriver) -> None:
+    # given a reader signed in
+    sign_in(browser, service.base, READER)
+    # when they look up the invoice that was voided
+    browser.find_element(By.ID, "invoice_id").send_keys("inv-vera-1")
+    click_and_wait(browser, By.CSS_SELECTOR, "#find-invoice button")
+    # then its decision shows, and that it was voided and gave its 30.00 back
+    assert "40.00 USD" in text(browser, "decision") and VERA in text(browser, "decision")
+    assert text(browser, "voided") == "voided: 30.00 USD of credits given back"
+    assert "the 30.00 USD of credits it used were given back" in text(browser, "restore")
+    # and the account's history shows the restore, and the void before its invoice
+    click_and_wait(browser, By.ID, "account-link")
+    history = text(browser, "history")
+    assert "restore (invoice voided) inv-vera-1 30.00 USD" in history
+    assert "void before the invoice inv-vera-early none" in history
+    assert "XXX" not in history
+    assert "30.00 USD" in text(browser, "balances") and "shows" in text(browser, "visible")
+    # and the invoice voided before it was issued has no decision to show
+    browser.get(f"{service.base}/console/invoice?invoice_id=inv-vera-early")
+    assert "holds no decision on invoice inv-vera-early" in text(browser, "message")
+
+
+def test_the_explanation_tells_of_a_voided_invoice(service: ServedApi, browser: WebDriver) -> None:
+    # given a reader signed in
+    sign_in(browser, service.base, READER)
+    # when they ask for the explanation of the account with voids
+    browser.find_element(By.ID, "explain_id").send_keys(VERA)
+    click_and_wait(browser, By.CSS_SELECTOR, "#find-explanation button")
+    # then the void and the early void each have their sentence
+    sentences = text(browser, "sentences")
+    assert (
+        "invoice inv-vera-1 was voided and its 30.00 USD of credits were given back; "
+        "the balance became 30.00 USD." in sentences
+    )
+    assert "invoice inv-vera-early was voided before it was issued, so it will use no credits" in sentences
+    # and the restores are listed, each linking to its invoice
+    restores = text(browser, "restores")
+    assert "inv-vera-1" in restores and "voided before it was issued" in restores
+    # and the totals count what the void gave back: 30.00 - 30.00 + 30.00 = 30.00
+    assert "USD 30.00 USD - 30.00 USD + 30.00 USD = 30.00 USD" in text(browser, "totals")
+    click_and_wait(browser, By.LINK_TEXT, "inv-vera-1")
+    assert text(browser, "invoice") == "inv-vera-1"

@@ -28,13 +28,58 @@ def test_a_known_account_is_explained_from_the_ledger(api: Api) -> None:
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["known"] is True and body["visible"] is True
-    assert body["balances"] == [{"currency": "USD", "balance_minor": 1800, "balance": "18.00 USD"}]
+    assert body["balances"] == [
+        {
+            "currency": "USD",
+            "balance_minor": 1800,
+            "balance": "18.00 USD",
+            "granted_minor": 3000,
+            "used_minor": 1200,
+            "restored_minor": 0,
+        }
+    ]
     assert [(g["grant_id"], g["amount_minor"], g["reason"]) for g in body["grants"]] == [
         ("grant-001", 3000, "compensation")
     ]
     assert [(u["purchase_id"], u["amount_minor"]) for u in body["usage"]] == [("buy-001", 1200)]
     assert body["sentences"][0].startswith("The dashboard shows promotional credits for 'acct-Alice'")
     assert body["close_matches"] == []
+
+
+def test_a_voided_invoice_is_a_restore_fact_as_the_openapi_describes(api: Api) -> None:
+    # given 30.00 USD granted, an invoice of 12.00 that used it, then voided
+    assert api.grant("acct-Vera", "grant-001", 3000, "compensation").status_code == 201
+    api.container.ledger.apply_invoice("acct-Vera", "inv-2026-001", "USD", 1200)
+    voided = api.post("/v1/accounts/acct-Vera/promotional-credits/voids", {"invoice_id": "inv-2026-001"})
+    assert voided.status_code == 201, voided.text
+    # and a void of an invoice not generated yet
+    early = api.post("/v1/accounts/acct-Vera/promotional-credits/voids", {"invoice_id": "inv-2026-002"})
+    assert early.status_code == 201, early.text
+    # when explained
+    body = api.get(PATH.format("acct-Vera")).json()
+    # then both voids are restores, with their sentences, and none is an other entry
+    assert body["other_entries"] == []
+    assert [
+        (r["invoice_id"], r["currency"], r["credits_restored_minor"], r["before_invoice"])
+        for r in body["restores"]
+    ] == [("inv-2026-001", "USD", 1200, False), ("inv-2026-002", "XXX", 0, True)]
+    assert any(
+        s.endswith(
+            "invoice inv-2026-001 was voided and its 12.00 USD of credits were given back; "
+            "the balance became 30.00 USD."
+        )
+        for s in body["sentences"]
+    )
+    assert any("invoice inv-2026-002 was voided before it was issued" in s for s in body["sentences"])
+    assert [(b["currency"], b["restored_minor"], b["balance_minor"]) for b in body["balances"]] == [
+        ("USD", 1200, 3000)
+    ]
+    # and the OpenAPI names exactly the fields a restore has
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    restore_fields = set(schemas["ExplainedRestore"]["properties"])
+    assert restore_fields == set(body["restores"][0])
+    assert set(schemas["ExplainedBalance"]["properties"]) == set(body["balances"][0])
+    assert "restores" in schemas["ExplanationResponse"]["properties"]
 
 
 def test_an_unknown_account_is_a_200_naming_the_ids_that_differ_in_case(api: Api) -> None:

@@ -137,7 +137,23 @@ def test_what_an_operator_typed_is_escaped_on_every_page(console: Console) -> No
 
 def test_hostile_look_ups_are_a_page(console: Console) -> None:
     refused(console.get("/console/account?account_id=%ED%A0%80"), 422, "account_id must be 1-128 characters")
-    refused(console.get("/console/invoice?account_id=acct-h&invoice_id=%0A"), 422, "invoice_id must be")
+    refused(console.get("/console/invoice?invoice_id=inv%0A1"), 422, "invoice_id must be")
+    refused(console.get("/console/invoice?invoice_id=%3Cb%3E"), 422, "invoice_id must be")
+    refused(console.get("/console/invoice?invoice_id=%20"), 422, "enter an invoice id")
+    refused(console.get("/console/invoice?invoice_id=%ED%A0%80"), 422, "invoice_id must be")
+
+
+def test_an_invoice_the_ledger_never_decided_is_a_404_page(console: Console) -> None:
+    # given a void of an invoice not generated yet: recorded, but no decision
+    voided = httpx.post(
+        f"{console.base}/v1/accounts/acct-h/promotional-credits/voids",
+        json={"invoice_id": "inv-early"},
+        headers={"Authorization": "Bearer tok-operator"},
+    )
+    assert voided.status_code == 201, voided.text
+    # then neither it nor an unknown invoice has a decision to show
+    for invoice_id in ("inv-early", "inv-nowhere"):
+        refused(console.get(f"/console/invoice?invoice_id={invoice_id}"), 404, "holds no decision on invoice")
     refused(console.get("/console/explanation?account_id=" + "x" * 300), 422, "at most 256 characters")
 
 

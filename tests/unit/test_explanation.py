@@ -65,7 +65,10 @@ def test_credits_used_up_are_hidden_and_the_invoices_that_used_them_are_named(le
         ("inv-2026-002", 0, "0.00 USD"),
     ]
     assert explained.grants[0]["occurred_at"].endswith("Z")
-    assert explained.other_entries == [] and explained.close_matches == []
+    assert explained.other_entries == explained.restores == [] and explained.close_matches == []
+    assert [(b.granted_minor, b.used_minor, b.restored_minor) for b in explained.balances] == [
+        (2500, 2500, 0)
+    ]
 
 
 def test_a_balance_left_is_shown_in_each_currency_and_purchases_are_explained(ledger: Ledger) -> None:
@@ -85,6 +88,96 @@ def test_a_balance_left_is_shown_in_each_currency_and_purchases_are_explained(le
         "0.00 USD was due from the payment method and 20.00 USD was left."
     )
     assert [u["purchase_id"] for u in explained.usage] == ["buy-001"]
+
+
+def test_a_voided_invoice_gives_its_credits_back_in_a_sentence_and_a_restore_fact(ledger: Ledger) -> None:
+    # given 25.00 USD granted, an invoice of 40.00 that used it all, then voided
+    ledger.grant("acct-vera", "grant-001", "USD", 2500, "compensation")
+    ledger.apply_invoice("acct-vera", "inv-2026-001", "USD", 4000)
+    ledger.void_invoice("acct-vera", "inv-2026-001")
+    # when support asks why the credits show again
+    explained = explain("acct-vera", ledger, KnownIds("acct-vera"))
+    # then the dashboard shows them, and the void is a sentence of its own
+    assert explained.visible is True
+    assert explained.sentences[-1].endswith(
+        "invoice inv-2026-001 was voided and its 25.00 USD of credits were given back; "
+        "the balance became 25.00 USD."
+    )
+    # and a restore fact, not an other entry
+    assert explained.other_entries == []
+    (restore,) = explained.restores
+    assert {
+        k: restore[k] for k in ("invoice_id", "currency", "credits_restored_minor", "before_invoice")
+    } == {
+        "invoice_id": "inv-2026-001",
+        "currency": "USD",
+        "credits_restored_minor": 2500,
+        "before_invoice": False,
+    }
+    assert restore["credits_restored"] == restore["balance"] == "25.00 USD"
+    assert restore["occurred_at"].endswith("Z")
+    # and the totals account for it: granted - used + restored = balance
+    (usd,) = explained.balances
+    assert (usd.granted_minor, usd.used_minor, usd.restored_minor, usd.balance_minor) == (
+        2500,
+        2500,
+        2500,
+        2500,
+    )
+
+
+def test_a_void_before_its_invoice_will_use_no_credits_and_holds_no_balance(ledger: Ledger) -> None:
+    # given 10.00 USD granted and a void of an invoice not generated yet
+    ledger.grant("acct-walt", "grant-001", "USD", 1000, "goodwill")
+    ledger.void_invoice("acct-walt", "inv-later")
+    # when explained
+    explained = explain("acct-walt", ledger, KnownIds("acct-walt"))
+    # then the void says the invoice will use no credits
+    assert explained.sentences[-1].endswith(
+        "invoice inv-later was voided before it was issued, "
+        "so it will use no credits and none were given back."
+    )
+    (restore,) = explained.restores
+    assert (restore["currency"], restore["credits_restored_minor"], restore["before_invoice"]) == (
+        "XXX",
+        0,
+        True,
+    )
+    # and no balance of no currency appears
+    assert [(b.currency, b.balance_minor, b.restored_minor) for b in explained.balances] == [("USD", 1000, 0)]
+    # and the invoice, when it comes, uses none of the 10.00
+    ledger.apply_invoice("acct-walt", "inv-later", "USD", 400)
+    later = explain("acct-walt", ledger, KnownIds("acct-walt"))
+    assert later.visible is True
+    assert "invoice inv-later (total 4.00 USD) used no credits" in later.sentences[-1]
+
+
+def test_credits_used_up_after_a_void_say_the_given_back_credits_were_used_too(ledger: Ledger) -> None:
+    # given 10.00 USD granted, used by an invoice, voided, then used by another
+    ledger.grant("acct-xia", "grant-001", "USD", 1000, "promotion")
+    ledger.apply_invoice("acct-xia", "inv-1", "USD", 1000)
+    ledger.void_invoice("acct-xia", "inv-1")
+    ledger.apply_invoice("acct-xia", "inv-2", "USD", 3000)
+    # when explained
+    explained = explain("acct-xia", ledger, KnownIds("acct-xia"))
+    # then hidden, and the reason counts the credits the void gave back
+    assert explained.visible is False
+    assert (
+        "all the credits granted, and any given back by voided invoices, were used" in explained.sentences[0]
+    )
+    (usd,) = explained.balances
+    assert (usd.granted_minor, usd.used_minor, usd.restored_minor, usd.balance_minor) == (1000, 2000, 1000, 0)
+
+
+def test_a_voided_invoice_that_used_no_credits_gives_nothing_back(ledger: Ledger) -> None:
+    ledger.apply_invoice("acct-yan", "inv-1", "USD", 500)
+    ledger.void_invoice("acct-yan", "inv-1")
+    explained = explain("acct-yan", ledger, KnownIds("acct-yan"))
+    assert explained.sentences[-1].endswith(
+        "invoice inv-1 was voided; it had used no credits, "
+        "so none were given back and the balance stayed 0.00 USD."
+    )
+    assert [r["credits_restored_minor"] for r in explained.restores] == [0]
 
 
 def test_an_account_with_invoices_but_no_grant_says_it_was_never_granted_credits(ledger: Ledger) -> None:

@@ -140,6 +140,25 @@ class ExplainedBalance(BaseModel):
     currency: str
     balance_minor: int
     balance: str = Field(description="In major units with the currency, e.g. 25.00 USD")
+    granted_minor: int = Field(description="Every grant in this currency")
+    used_minor: int = Field(description="Applied to invoices and used for calling credits")
+    restored_minor: int = Field(
+        description="Given back by voided invoices: granted - used + restored = balance"
+    )
+
+
+class ExplainedRestore(BaseModel):
+    """A voided invoice and the credits it gave back."""
+
+    invoice_id: str
+    currency: str = Field(description="XXX (no currency) when the void came before its invoice")
+    credits_restored_minor: int
+    credits_restored: str = Field(description="In major units with the currency, e.g. 25.00 USD")
+    balance_minor: int = Field(description="The balance after the restore")
+    balance: str
+    before_invoice: bool = Field(description="Voided before it was issued: it will use no credits")
+    occurred_at: str
+    event_id: str
 
 
 class ExplanationResponse(BaseModel):
@@ -151,6 +170,9 @@ class ExplanationResponse(BaseModel):
     balances: list[ExplainedBalance]
     grants: list[dict[str, object]] = Field(description="Every grant, oldest first, as history lines")
     usage: list[dict[str, object]] = Field(description="Invoices and calling-credit purchases, oldest first")
+    restores: list[ExplainedRestore] = Field(
+        description="Voided invoices and what they gave back, oldest first"
+    )
     other_entries: list[dict[str, object]] = Field(description="Entries of any other kind, oldest first")
     close_matches: list[str] = Field(description="Known ids differing only in case or whitespace")
     sentences: list[str] = Field(description="The explanation in plain sentences")

@@ -14,8 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from application.money import format_minor
-from domain.credit_account import NO_CURRENCY
+from application.money import with_currency
 from domain.errors import IdempotencyConflictError, InvalidCommandError, LedgerError
 from infra.adapters.store.urls import DatabaseURLError, MissingLedgerError, without_passwords
 
@@ -86,10 +85,7 @@ def emit(as_json: bool, payload: dict[str, Any], render: Callable[[], None]) -> 
 
 
 def money(minor: int, currency: str) -> str:
-    if currency == NO_CURRENCY:
-        # A void before its invoice restores 0 of no currency: nothing to format.
-        return f"{minor} {currency}"
-    return f"{format_minor(minor, currency)} {currency}"
+    return with_currency(minor, currency)
 
 
 def optional_money(minor: int | None, currency: str) -> str:

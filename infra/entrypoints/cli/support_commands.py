@@ -49,6 +49,16 @@ def _render(explained: Explanation) -> None:
             ["when", "entry", "id", "credits", "balance after"],
             [[u["occurred_at"], u["type"], _key(u), u["amount"], u["balance"]] for u in used],
         )
+    if explained.restores:
+        table(
+            "Voided invoices: credits given back",
+            ["when", "invoice", "credits restored", "balance after"],
+            [[r["occurred_at"], r["invoice_id"], _restored(r), r["balance"]] for r in explained.restores],
+        )
+
+
+def _restored(restore: dict[str, object]) -> object:
+    return "voided before it was issued" if restore["before_invoice"] else restore["credits_restored"]
 
 
 def _key(line: dict[str, object]) -> object:

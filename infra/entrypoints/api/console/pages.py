@@ -1,8 +1,10 @@
-"""The support console's pages: sign-in, look-up, account, explanation, grant.
+"""The support console's pages: sign-in, look-up, account, explanation,
+invoice, grant.
 
 Every page reads and writes through the same ports as the /v1 routes (the
-views for balances and history, the ledger's grant, the explanation), and
-enforces the same roles: any role reads, only an operator grants.
+views for balances and history, the ledger's grant and its store-wide invoice
+look-up, the explanation), and enforces the same roles: any role reads, only
+an operator grants.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from application.entries import INVOICE, LedgerEntry
+from application.entries import INVOICE, RESTORE, LedgerEntry
 from application.explanation import Explainer
-from application.money import format_minor, to_minor
-from domain.credit_account import CreditAccount
+from application.money import to_minor, with_currency
+from application.results import InvoiceLookup
+from domain.credit_account import NO_CURRENCY, CreditAccount
 from domain.errors import IdempotencyConflictError, InvalidCommandError, LedgerError
 from domain.rules import GRANT_REASONS, check_currency, check_key
 from infra.entrypoints.api.auth import READ_ACCOUNTS, WRITE_ACCOUNTS
@@ -69,11 +72,11 @@ class Visit:
 
 
 def money(minor: int | None, currency: str) -> str:
-    return "" if minor is None else f"{format_minor(minor, currency)} {currency}"
+    return "" if minor is None else with_currency(minor, currency)
 
 
 def history_line(entry: LedgerEntry) -> dict[str, str]:
-    return {
+    line = {
         "kind": entry.kind.replace("_", " "),
         "key": entry.key,
         "amount": money(entry.amount_minor, entry.currency),
@@ -82,8 +85,20 @@ def history_line(entry: LedgerEntry) -> dict[str, str]:
         ),
         "due": money(entry.amount_due_minor, entry.currency),
         "balance": money(entry.balance_after_minor, entry.currency),
-        "when": entry.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "when": _stamp(entry.occurred_at),
+        # Invoices and their voids link to the invoice's page.
+        "invoice": entry.key if entry.kind in (INVOICE, RESTORE) else "",
     }
+    if entry.kind == RESTORE:
+        line["kind"] = "restore (invoice voided)"
+        if entry.currency == NO_CURRENCY:
+            # Voided before it was issued: no currency, nothing given back, no balance moved.
+            line.update(kind="void before the invoice", amount="none", balance="")
+    return line
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def console_router(ports: ConsolePorts) -> APIRouter:
@@ -211,6 +226,7 @@ def console_router(ports: ConsolePorts) -> APIRouter:
                         "granted": money(b.granted_minor, b.currency),
                         "applied": money(b.applied_minor, b.currency),
                         "calling": money(b.calling_credits_minor, b.currency),
+                        "restored": money(b.restored_minor, b.currency),
                     }
                     for b in (view.balances if view else [])
                 ],
@@ -230,19 +246,34 @@ def console_router(ports: ConsolePorts) -> APIRouter:
             if not given:
                 raise ConsoleError(422, "enter an account id")
             explained = ports.explainer().explain(given)
-            return render(visit, "explanation.html", explained=explained)
+            totals = [
+                {
+                    "currency": b.currency,
+                    "granted": money(b.granted_minor, b.currency),
+                    "used": money(b.used_minor, b.currency),
+                    "restored": money(b.restored_minor, b.currency),
+                    "balance": b.balance,
+                }
+                for b in explained.balances
+            ]
+            return render(visit, "explanation.html", explained=explained, totals=totals)
 
         return await guarded(request, READ_ACCOUNTS, show)
 
     @router.get("/invoice")
     async def invoice(request: Request) -> Response:
         def show(visit: Visit) -> Response:
-            account_id = _account_id(query(request, "account_id"))
-            invoice_id = query(request, "invoice_id") or ""
-            check_key("invoice_id", invoice_id)
-            found = _invoice_entry(ports.explainer(), account_id, invoice_id)
-            line = history_line(found) if found else None
-            return render(visit, "invoice.html", account_id=account_id, invoice_id=invoice_id, line=line)
+            invoice_id = (query(request, "invoice_id") or "").strip()
+            if not invoice_id:
+                raise ConsoleError(422, "enter an invoice id")
+            found = ports.writer().invoice(invoice_id)  # the ledger checks the id: 422
+            return render(
+                visit,
+                "invoice.html",
+                200 if found else 404,
+                invoice_id=invoice_id,
+                decision=_decision(found) if found else None,
+            )
 
         return await guarded(request, READ_ACCOUNTS, show)
 
@@ -294,13 +325,16 @@ def _grant_defaults() -> dict[str, Any]:
     return {"grant_id": f"grant-{uuid.uuid4().hex[:16]}", "reasons": GRANT_REASONS}
 
 
-def _invoice_entry(explainer: Explainer, account_id: str, invoice_id: str) -> LedgerEntry | None:
-    """The account's decision on the invoice, from its ledger entries.
-
-    The one place to switch to a store-wide invoice lookup once the ledger
-    offers one: then the account id is no longer needed.
-    """
-    for entry in explainer.ledger.entries(account_id):
-        if entry.kind == INVOICE and entry.key == invoice_id:
-            return entry
-    return None
+def _decision(found: InvoiceLookup) -> dict[str, Any]:
+    """An invoice's recorded decision and its void, in major units for people."""
+    currency = found.currency
+    return {
+        "account_id": found.account_id,
+        "total": money(found.invoice_total_minor, currency),
+        "applied": money(found.credits_applied_minor, currency),
+        "due": money(found.amount_due_minor, currency),
+        "balance": money(found.balance_after_minor, currency),
+        "when": _stamp(datetime.fromisoformat(found.decided_at)),
+        "voided": found.voided,
+        "restored": money(found.credits_restored_minor, currency),
+    }
