@@ -1,8 +1,10 @@
 """PostgreSQL event recorder that extends the tamper-evidence chain on every insert
 and claims each newly decided invoice id for its account, store-wide."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -39,9 +41,38 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self._insert_claims = SQL("INSERT INTO {0}.{1} SELECT * FROM unnest(%s::text[], %s::text[])").format(
             *claims
         )
+        events = Identifier(self.datastore.schema), Identifier(events_table_name)
+        streams = "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+        self._select_streams = SQL(
+            streams + "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(*events)
+        self._select_first_events = SQL(
+            streams + "WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(*events)
         self._select_owners = SQL(
             "SELECT invoice_id, account_id FROM {0}.{1} WHERE invoice_id = ANY(%s)"
         ).format(*claims)
+
+    def events_of(
+        self, originator_ids: Sequence[UUID], *, first_only: bool = False
+    ) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = defaultdict(list)
+        if not originator_ids:
+            return {}
+        select = self._select_first_events if first_only else self._select_streams
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(select, (list(originator_ids),), prepare=True)
+            for row in curs.fetchall():
+                originator_id = row["originator_id"]
+                streams[originator_id].append(
+                    StoredEvent(
+                        originator_id=originator_id,
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    )
+                )
+        return dict(streams)
 
     def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]:
         if not invoice_ids:

@@ -1,8 +1,10 @@
 """SQLite event recorder that extends the tamper-evidence chain on every insert
 and claims each newly decided invoice id for its account, store-wide."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
@@ -10,6 +12,9 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from application.tamper_chain import GENESIS, links
 from infra.adapters.store.tables import SQLITE_CHAIN as CHAIN_TABLE
 from infra.adapters.store.tables import SQLITE_CLAIMS as CLAIMS_TABLE
+
+# Ids per "IN (...)" list: well below SQLite's limit on bound parameters.
+_IN_CHUNK = 5_000
 
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
@@ -32,6 +37,30 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
                 list(invoice_ids),
             )
             return {row[0]: row[1] for row in c.fetchall()}
+
+    def events_of(
+        self, originator_ids: Sequence[UUID], *, first_only: bool = False
+    ) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = defaultdict(list)
+        version = "AND originator_version = 1 " if first_only else ""
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(originator_ids), _IN_CHUNK):
+                chunk = [originator_id.hex for originator_id in originator_ids[start : start + _IN_CHUNK]]
+                c.execute(
+                    f"SELECT * FROM {self.events_table_name} WHERE originator_id IN "
+                    f"({','.join('?' * len(chunk))}) {version}ORDER BY originator_id, originator_version",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    streams[UUID(row["originator_id"])].append(
+                        StoredEvent(
+                            originator_id=UUID(row["originator_id"]),
+                            originator_version=row["originator_version"],
+                            topic=row["topic"],
+                            state=row["state"],
+                        )
+                    )
+        return dict(streams)
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
