@@ -101,6 +101,23 @@ def _decoded(table: str, row: Any) -> dict[str, Any]:
     return {key: int(value) if key in money and value is not None else value for key, value in _mapping(row)}
 
 
+def _one_row_per_account(seen: Iterable[AccountSeen]) -> list[dict[str, Any]]:
+    """The account rows a batch writes, one per account: every entry of an
+    account marks it seen, so a batch holds many. The merged row is what
+    applying them in order leaves: the first account id known, the last
+    activity."""
+    rows: dict[str, dict[str, Any]] = {}
+    for change in seen:
+        row = rows.get(change.account_uuid)
+        if row is None:
+            rows[change.account_uuid] = vars(change).copy()
+        else:
+            row["occurred_at"] = change.occurred_at
+            if row["account_id"] is None:
+                row["account_id"] = change.account_id
+    return list(rows.values())
+
+
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
@@ -191,7 +208,7 @@ class ViewStoreMixin:
     def _write(self, c: Any, changes: Sequence[Change]) -> None:
         # vars(), not asdict(): the records hold only scalars, and asdict's
         # deep copy would cost more than the writes.
-        accounts = [vars(change) for change in changes if isinstance(change, AccountSeen)]
+        accounts = _one_row_per_account(change for change in changes if isinstance(change, AccountSeen))
         balances = [change for change in changes if isinstance(change, BalanceMoved)]
         history = [_encoded("view_history", vars(ch)) for ch in changes if isinstance(ch, HistoryRow)]
         daily = [change for change in changes if isinstance(change, DailyMoved)]
