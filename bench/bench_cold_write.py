@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import fresh_pg_database, postgres_server, with_servers  # noqa: E402
+from bench_pipeline import fresh_pg_database, postgres_server, with_servers
 
-from application.ledger import InvoiceRequest, Ledger  # noqa: E402
-from infra.adapters.store.urls import persistence_env  # noqa: E402
+from application.ledger import InvoiceRequest, Ledger
+from infra.adapters.store.urls import persistence_env
 
 BATCH = 2_000
 REPEATS = 5

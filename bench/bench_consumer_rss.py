@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from application.ledger import InvoiceRequest  # noqa: E402
-from infra.settings import Settings  # noqa: E402
-from infra.wiring.container import Container  # noqa: E402
+from application.ledger import InvoiceRequest
+from infra.settings import Settings
+from infra.wiring.container import Container
 
 
 def rss_mib() -> float:

@@ -120,9 +120,8 @@ def main() -> None:
     print(f"{'store':10} {'events':>9} {'seconds':>8} {'events/s':>10} {'floor/s':>10} {'x floor':>8}")
     for store, events, seconds, floor in rows:
         rate, floor_rate = events / seconds, events / floor
-        print(
-            f"{store:10} {events:9,} {seconds:8.1f} {rate:10,.0f} {floor_rate:10,.0f} {rate / floor_rate:8.2f}"
-        )
+        ratio = rate / floor_rate
+        print(f"{store:10} {events:9,} {seconds:8.1f} {rate:10,.0f} {floor_rate:10,.0f} {ratio:8.2f}")
 
 
 if __name__ == "__main__":

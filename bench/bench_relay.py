@@ -26,14 +26,14 @@ from kafka import KafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import create_topics, fresh_pg_database, postgres_server, with_servers  # noqa: E402
-from seeding import seed  # noqa: E402
+from bench_pipeline import create_topics, fresh_pg_database, postgres_server, with_servers
+from seeding import seed
 
-from application.ledger import InvoiceRequest  # noqa: E402
-from infra.entrypoints.workers.relay import OutboxRelay  # noqa: E402
-from infra.settings import Settings  # noqa: E402
-from infra.wiring import metrics  # noqa: E402
-from infra.wiring.container import Container  # noqa: E402
+from application.ledger import InvoiceRequest
+from infra.entrypoints.workers.relay import OutboxRelay
+from infra.settings import Settings
+from infra.wiring import metrics
+from infra.wiring.container import Container
 
 
 def settings_for(url: str, bootstrap: str) -> Settings:
