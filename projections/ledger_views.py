@@ -53,33 +53,43 @@ def _changes(event: object, notification_id: int) -> list[Change]:
     entry = ledger_entry(event)
     if entry is None:
         return []
+    # Each computed once: every change of the entry carries them.
     account_uuid = str(entry.account_uuid)
+    occurred_at = rfc3339(entry.occurred_at)
     day = entry.occurred_at.date().isoformat()
     amount = entry.amount_minor
     if entry.kind == GRANT:
-        balance = _moved(entry, granted=amount)
+        balance = _moved(entry, account_uuid, occurred_at, granted=amount)
         daily = DailyMoved(day, entry.currency, granted_minor=amount, granted_reason=entry.reason)
     elif entry.kind == INVOICE:
-        balance = _moved(entry, applied=amount)
+        balance = _moved(entry, account_uuid, occurred_at, applied=amount)
         daily = DailyMoved(
             day, entry.currency, applied_minor=amount, invoices_decided=1, invoices_touched=int(amount > 0)
         )
     else:
-        balance = _moved(entry, calling=amount)
+        balance = _moved(entry, account_uuid, occurred_at, calling=amount)
         daily = DailyMoved(day, entry.currency, calling_credits_minor=amount)
-    seen = AccountSeen(account_uuid, None, rfc3339(entry.occurred_at))
-    return [seen, balance, history_row(entry, notification_id), daily]
+    seen = AccountSeen(account_uuid, None, occurred_at)
+    history = history_row(entry, notification_id, account_uuid=account_uuid, occurred_at=occurred_at)
+    return [seen, balance, history, daily]
 
 
-def _moved(entry: LedgerEntry, granted: int = 0, applied: int = 0, calling: int = 0) -> BalanceMoved:
+def _moved(
+    entry: LedgerEntry,
+    account_uuid: str,
+    occurred_at: str,
+    granted: int = 0,
+    applied: int = 0,
+    calling: int = 0,
+) -> BalanceMoved:
     return BalanceMoved(
-        account_uuid=str(entry.account_uuid),
+        account_uuid=account_uuid,
         currency=entry.currency,
         balance_minor=entry.balance_after_minor,
         granted_minor=granted,
         applied_minor=applied,
         calling_credits_minor=calling,
-        occurred_at=rfc3339(entry.occurred_at),
+        occurred_at=occurred_at,
         opens_currency=granted > 0,
     )
 

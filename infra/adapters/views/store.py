@@ -213,11 +213,11 @@ class ViewStoreMixin:
         history = [_encoded("view_history", vars(ch)) for ch in changes if isinstance(ch, HistoryRow)]
         daily = [change for change in changes if isinstance(change, DailyMoved)]
         if accounts:
-            c.executemany(self.views_sql["UPSERT_ACCOUNT"], accounts)
+            self._write_rows(c, "UPSERT_ACCOUNT", accounts)
         if balances:
             self._write_balances(c, balances)
         if history:
-            c.executemany(self.views_sql["INSERT_HISTORY"], history)
+            self._write_rows(c, "INSERT_HISTORY", history)
         if daily:
             self._write_daily(c, daily)
 
@@ -235,7 +235,13 @@ class ViewStoreMixin:
     def _upsert(self, c: Any, statement: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
         params = [_encoded(table, row) for row in rows]
         if params:
-            c.executemany(self.views_sql[statement], params)
+            self._write_rows(c, statement, params)
+
+    def _write_rows(self, c: Any, statement: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Every row through ``statement``. Within one call no two rows may
+        share a key: a store may send them all in one statement, and one
+        upsert cannot touch a row twice."""
+        c.executemany(self.views_sql[statement], rows)
 
     def _write_balances(self, c: Any, moves: Sequence[BalanceMoved]) -> None:
         current = {
