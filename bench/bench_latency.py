@@ -53,15 +53,21 @@ def offered(bootstrap: str, topic: str, messages: list[tuple[str, bytes]], rate:
     return sent
 
 
-def received(bootstrap: str, topic: str, wanted: int, out: dict[str, tuple[float, float | None]]) -> None:
-    """Each result's (read time, decided_at) by invoice id, until ``wanted`` arrived."""
+def received(
+    bootstrap: str, topic: str, wanted: set[str], out: dict[str, tuple[float, float | None]]
+) -> None:
+    """Each wanted result's (read time, decided_at) by invoice id, until all arrived."""
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+    missing = set(wanted)
     deadline = time.monotonic() + 600
-    while len(out) < wanted and time.monotonic() < deadline:
+    while missing and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=100).values():
             now = time.time()
             for record in records:
                 result = json.loads(record.value)
+                if result["invoice_id"] not in missing:
+                    continue  # an earlier run's
+                missing.discard(result["invoice_id"])
                 decided = result.get("decided_at")
                 out[result["invoice_id"]] = (
                     now,
@@ -75,7 +81,8 @@ def measure(
 ) -> tuple[float, ...]:
     messages = invoices(uuid.uuid4().hex[:8], int(rate * seconds), accounts)
     results: dict[str, tuple[float, float | None]] = {}
-    reader = threading.Thread(target=received, args=(bootstrap, out_topic, len(messages), results))
+    wanted = {json.loads(value)["invoice_id"] for _, value in messages}
+    reader = threading.Thread(target=received, args=(bootstrap, out_topic, wanted, results))
     reader.start()
     sent = offered(bootstrap, in_topic, messages, rate)
     reader.join()
