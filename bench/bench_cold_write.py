@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import fresh_pg_database, postgres_server, with_servers
+from bench_pipeline import postgres_server, store_urls, with_servers
 
 from application.ledger import InvoiceRequest, Ledger
 from infra.adapters.store.urls import persistence_env
@@ -68,13 +68,10 @@ def main() -> None:
     lengths = [1, 1_000, 10_000] if args.quick else [int(n) for n in args.lengths.split(",")]
     print(f"\ncold write (median of {REPEATS} grants through a fresh ledger) by history length")
     print(f"{'store':10} {'events':>9} {'ms':>9} {'x floor':>8}")
+    pg_server = postgres_server(args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
-            url = (
-                f"sqlite:///{tmp}/ledger.db"
-                if store == "sqlite"
-                else fresh_pg_database(postgres_server(args.postgres))
-            )
+            url, _ = store_urls(store, tmp, pg_server)
             floor = None
             for length in lengths:
                 account = f"history-{length}"

@@ -33,6 +33,7 @@ from bench_pipeline import (
     postgres_server,
     running_floor,
     running_service,
+    store_urls,
     with_servers,
 )
 
@@ -126,10 +127,7 @@ def main() -> None:
             )
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
-            if store == "sqlite":
-                url, views_url = f"sqlite:///{tmp}/bench.db", f"sqlite:///{tmp}/views.db"
-            else:
-                url = views_url = fresh_pg_database(pg_server)
+            url, views_url = store_urls(store, tmp, pg_server)
             with running_service(store, url, views_url, args.bootstrap, args.accounts) as topics:
                 for rate in rates:
                     latencies = measure(

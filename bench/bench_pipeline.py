@@ -235,6 +235,15 @@ def fresh_pg_database(server_url: str) -> str:
     return server_url.rpartition("/")[0] + "/" + name
 
 
+def store_urls(store: str, directory: str, pg_server: str) -> tuple[str, str]:
+    """The ledger's and the views' URLs for a run on ``store``: files in
+    ``directory`` for SQLite, one fresh database for PostgreSQL."""
+    if store == "sqlite":
+        return f"sqlite:///{directory}/bench.db", f"sqlite:///{directory}/views.db"
+    url = fresh_pg_database(pg_server)
+    return url, url
+
+
 def with_servers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The broker and PostgreSQL server options every benchmark takes."""
     parser.add_argument(
@@ -270,10 +279,7 @@ def main() -> None:
     results["floor (kafka-python + one INSERT per poll, PostgreSQL)"] = floor_seconds
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
-            if store == "sqlite":
-                url, views_url = f"sqlite:///{tmp}/bench.db", f"sqlite:///{tmp}/views.db"
-            else:
-                url = views_url = fresh_pg_database(pg_server)
+            url, views_url = store_urls(store, tmp, pg_server)
             results[f"promocredits run ({store})"] = bench_service(
                 store, url, views_url, args.bootstrap, messages, args.accounts
             )

@@ -26,7 +26,7 @@ from kafka import KafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import create_topics, fresh_pg_database, postgres_server, with_servers
+from bench_pipeline import create_topics, postgres_server, store_urls, with_servers
 from seeding import seed
 
 from application.ledger import InvoiceRequest
@@ -102,13 +102,10 @@ def main() -> None:
     if args.quick:
         args.accounts = 10_000
     rows: list[tuple[str, float, float]] = []
+    pg_server = postgres_server(args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
-            url = (
-                f"sqlite:///{tmp}/ledger.db"
-                if store == "sqlite"
-                else fresh_pg_database(postgres_server(args.postgres))
-            )
+            url, _ = store_urls(store, tmp, pg_server)
             settings = settings_for(url, args.bootstrap)
             prepare(settings, args.accounts)
             rows.append((store, restart_to_first_publish(settings), producer_floor(settings)))
