@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser screenshots test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify bench-writers clean mutation
+.PHONY: install browser screenshots test test-unit lint run kafka-up kafka-down pg-up pg-down bench bench-pipeline bench-verify bench-writers bench-latency bench-projections bench-relay bench-cold-write bench-consumer-rss clean mutation
 
 install: $(STAMP)
 
@@ -62,8 +62,10 @@ pg-down:
 	bash ops/postgres/pg.sh down
 
 # Benchmarks, not timed tests: each prints rates and a ratio to a floor
-# measured in the same run. BENCH_ARGS passes options through.
-bench: bench-pipeline bench-verify bench-writers
+# measured in the same run. BENCH_ARGS passes options through (to the
+# pipeline benchmark; each other one has its own *_ARGS, `--quick` shortens
+# any of them).
+bench: bench-pipeline bench-verify bench-writers bench-latency bench-projections bench-relay bench-cold-write bench-consumer-rss
 
 bench-pipeline: install pg-up
 	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash ops/kafka/kafka.sh up; fi
@@ -76,6 +78,28 @@ bench-writers: install pg-up
 
 bench-verify: install
 	$(BIN)/python bench/bench_verify.py $(BENCH_VERIFY_ARGS)
+
+# Settlement latency p50/p99 at 1,000 and 2,500 offered invoices/s.
+bench-latency: install pg-up
+	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash ops/kafka/kafka.sh up; fi
+	$(BIN)/python bench/bench_latency.py $(BENCH_LATENCY_ARGS)
+
+# Views projection events/s on SQLite and PostgreSQL.
+bench-projections: install pg-up
+	$(BIN)/python bench/bench_projections.py $(BENCH_PROJECTIONS_ARGS)
+
+# Relay restart to first publish with 100,000 accounts in the store.
+bench-relay: install pg-up
+	@if [ -z "$$PROMOCREDITS_KAFKA_BOOTSTRAP_SERVERS" ]; then bash ops/kafka/kafka.sh up; fi
+	$(BIN)/python bench/bench_relay.py $(BENCH_RELAY_ARGS)
+
+# A cold write at 1, 10,000 and 100,000 events of account history.
+bench-cold-write: install pg-up
+	$(BIN)/python bench/bench_cold_write.py $(BENCH_COLD_WRITE_ARGS)
+
+# The consumer's ledger's RSS after 1,000,000 distinct accounts.
+bench-consumer-rss: install
+	$(BIN)/python bench/bench_consumer_rss.py $(BENCH_CONSUMER_RSS_ARGS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info mutants

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -85,6 +86,19 @@ class RecordedKeys(Protocol):
 SNAPSHOT_INTERVAL = 100
 
 
+@runtime_checkable
+class EventStreams(Protocol):
+    """Reads the recorded events of many aggregates in one round trip, so a
+    batch of cold accounts costs one query rather than one per account."""
+
+    def events_of(
+        self, originator_ids: Sequence[UUID], *, first_only: bool = False
+    ) -> dict[UUID, list[StoredEvent]]:
+        """Each stream from its latest snapshot on, in version order: the
+        snapshot, then the events after it (only version 1 with
+        ``first_only``); streams with no events are absent."""
+
+
 @dataclass(frozen=True)
 class InvoiceRequest:
     account_id: str
@@ -123,6 +137,9 @@ class Ledger(Application[UUID]):
         self._keys_are_recorded = isinstance(self.recorder, RecordedKeys)
         if not self._keys_are_recorded:
             self.snapshots = self.repository.snapshot_store = None
+        # Guards the cache's bookkeeping only, never a write: threads (the
+        # API's) write concurrently and optimistic concurrency orders them.
+        self._hot_lock = threading.Lock()
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # Only what the composition root passes in: eventsourcing would also
@@ -186,6 +203,7 @@ class Ledger(Application[UUID]):
         def decide_all(accounts: _Accounts) -> list[BatchOutcome]:
             outcomes: list[BatchOutcome] = []
             owners = accounts.invoice_owners([r.invoice_id for r in requests])
+            accounts.prefetch([r.account_id for r in requests])
             accounts.recall(
                 (r.account_id, key)
                 for r in requests
@@ -280,7 +298,8 @@ class Ledger(Application[UUID]):
     def forget_cached_accounts(self) -> None:
         """Drop every hot aggregate, e.g. when a consumer's partitions move:
         another process now writes those accounts."""
-        self._hot.clear()
+        with self._hot_lock:
+            self._hot.clear()
 
     # Unit of work
 
@@ -337,23 +356,62 @@ class Ledger(Application[UUID]):
             return None
         return account
 
+    def _load_many(self, account_ids: Sequence[str]) -> dict[str, CreditAccount]:
+        """The recorded accounts among ``account_ids``, read in one query when
+        the recorder can; accounts never recorded are absent."""
+        recorder = self.recorder
+        if not isinstance(recorder, EventStreams):
+            loaded = {account_id: self._load(account_id) for account_id in account_ids}
+            return {account_id: a for account_id, a in loaded.items() if a is not None}
+        by_uuid = {CreditAccount.id_for(account_id): account_id for account_id in account_ids}
+        accounts: dict[str, CreditAccount] = {}
+        for originator_id, stored in recorder.events_of(list(by_uuid)).items():
+            # What Repository.get does, minus its per-event protocol check:
+            # a snapshot's mutate starts the account, each event moves it on.
+            account: Any = None
+            for event in map(self.mapper.to_domain_event, stored):
+                account = cast("CreditAccount.Event", event).mutate(account)
+            if isinstance(account, CreditAccount):
+                accounts[by_uuid[originator_id]] = account
+        return accounts
+
     def _cached_or_loaded(self, account_id: str) -> CreditAccount:
-        account = self._hot.get(account_id)
+        # Taken out of the cache while a unit of work changes it: a concurrent
+        # writer of the same account then loads its own copy instead of
+        # sharing one with unsaved events, and the slower of the two gets a
+        # conflict and decides again.
+        with self._hot_lock:
+            account = self._hot.pop(account_id, None)
         if account is not None:
-            self._hot.move_to_end(account_id)
             return account
         return self._load(account_id) or CreditAccount.open(account_id)
 
+    def _take_cached(self, account_ids: Iterable[str]) -> tuple[dict[str, CreditAccount], list[str]]:
+        """The cached accounts among ``account_ids`` (taken out, as by
+        _cached_or_loaded), and the ids that are not cached."""
+        taken: dict[str, CreditAccount] = {}
+        cold: list[str] = []
+        with self._hot_lock:
+            for account_id in account_ids:
+                account = self._hot.pop(account_id, None)
+                if account is None:
+                    cold.append(account_id)
+                else:
+                    taken[account_id] = account
+        return taken, cold
+
     def _remember(self, accounts: Iterable[CreditAccount]) -> None:
-        for account in accounts:
-            self._hot[account.account_id] = account
-            self._hot.move_to_end(account.account_id)
-        while len(self._hot) > self._cache_size:
-            self._hot.popitem(last=False)
+        with self._hot_lock:
+            for account in accounts:
+                self._hot[account.account_id] = account
+                self._hot.move_to_end(account.account_id)
+            while len(self._hot) > self._cache_size:
+                self._hot.popitem(last=False)
 
     def _forget(self, account_ids: Iterable[str]) -> None:
-        for account_id in account_ids:
-            self._hot.pop(account_id, None)
+        with self._hot_lock:
+            for account_id in account_ids:
+                self._hot.pop(account_id, None)
 
 
 class _Accounts:
@@ -389,6 +447,25 @@ class _Accounts:
         for stored in recorder.recorded_by_key(pairs):
             event = self._ledger.mapper.to_domain_event(stored)
             accounts[event.originator_id].recall([event])
+
+    def prefetch(self, account_ids: Iterable[str]) -> None:
+        """Take every account of the batch from the cache, and read all the
+        cold ones in one query. An id that breaks a rule is left to ``get``,
+        which raises for its request alone."""
+        wanted: list[str] = []
+        for account_id in dict.fromkeys(account_ids):
+            if account_id in self._seen:
+                continue
+            try:
+                check_key("account_id", account_id)
+            except LedgerError:
+                continue
+            wanted.append(account_id)
+        taken, cold = self._ledger._take_cached(wanted)
+        self._seen.update(taken)
+        loaded = self._ledger._load_many(cold) if cold else {}
+        for account_id in cold:
+            self._seen[account_id] = loaded.get(account_id) or CreditAccount.open(account_id)
 
     def get(self, account_id: str) -> CreditAccount:
         account = self._seen.get(account_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import itertools
 import json
 import os
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -122,14 +124,11 @@ def seed_grants(store_url: str, accounts: int) -> None:
     ledger.close()
 
 
-def bench_service(
-    label: str,
-    store_url: str,
-    views_url: str,
-    bootstrap: str,
-    messages: list[tuple[str, bytes]],
-    accounts: int,
-) -> float:
+@contextlib.contextmanager
+def running_service(
+    label: str, store_url: str, views_url: str, bootstrap: str, accounts: int
+) -> Iterator[dict[str, str]]:
+    """`promocredits run` on fresh topics, seeded and warmed up; yields its topics."""
     run_id = uuid.uuid4().hex[:8]
     topics = {
         "PROMOCREDITS_INVOICES_TOPIC": f"bench-{run_id}.invoices",
@@ -164,14 +163,7 @@ def bench_service(
             warm,
             "invoice_id",
         )
-        print(f"[{label}] service ready; producing {len(messages)} invoices...", file=sys.stderr)
-        return timed_run(
-            bootstrap,
-            topics["PROMOCREDITS_INVOICES_TOPIC"],
-            topics["PROMOCREDITS_SETTLEMENTS_TOPIC"],
-            messages,
-            "invoice_id",
-        )
+        yield topics
     finally:
         service.send_signal(signal.SIGTERM)
         try:
@@ -180,7 +172,28 @@ def bench_service(
             service.kill()
 
 
-def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) -> float:
+def bench_service(
+    label: str,
+    store_url: str,
+    views_url: str,
+    bootstrap: str,
+    messages: list[tuple[str, bytes]],
+    accounts: int,
+) -> float:
+    with running_service(label, store_url, views_url, bootstrap, accounts) as topics:
+        print(f"[{label}] service ready; producing {len(messages)} invoices...", file=sys.stderr)
+        return timed_run(
+            bootstrap,
+            topics["PROMOCREDITS_INVOICES_TOPIC"],
+            topics["PROMOCREDITS_SETTLEMENTS_TOPIC"],
+            messages,
+            "invoice_id",
+        )
+
+
+@contextlib.contextmanager
+def running_floor(pg_url: str, bootstrap: str) -> Iterator[tuple[str, str]]:
+    """The floor consumer on fresh topics, warmed up; yields (invoices, results)."""
     run_id = uuid.uuid4().hex[:8]
     in_topic, out_topic = f"floor-{run_id}.invoices", f"floor-{run_id}.results"
     create_topics(bootstrap, [in_topic, out_topic])
@@ -198,10 +211,15 @@ def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) 
     try:
         warm = invoices(f"warm-{run_id}", 1, 1)
         timed_run(bootstrap, in_topic, out_topic, warm, "invoice_id")
-        return timed_run(bootstrap, in_topic, out_topic, messages, "invoice_id")
+        yield in_topic, out_topic
     finally:
         floor.send_signal(signal.SIGTERM)
         floor.wait(timeout=30)
+
+
+def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) -> float:
+    with running_floor(pg_url, bootstrap) as (in_topic, out_topic):
+        return timed_run(bootstrap, in_topic, out_topic, messages, "invoice_id")
 
 
 def free_port() -> int:
@@ -215,6 +233,15 @@ def fresh_pg_database(server_url: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return server_url.rpartition("/")[0] + "/" + name
+
+
+def store_urls(store: str, directory: str, pg_server: str) -> tuple[str, str]:
+    """The ledger's and the views' URLs for a run on ``store``: files in
+    ``directory`` for SQLite, one fresh database for PostgreSQL."""
+    if store == "sqlite":
+        return f"sqlite:///{directory}/bench.db", f"sqlite:///{directory}/views.db"
+    url = fresh_pg_database(pg_server)
+    return url, url
 
 
 def with_servers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -252,10 +279,7 @@ def main() -> None:
     results["floor (kafka-python + one INSERT per poll, PostgreSQL)"] = floor_seconds
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
-            if store == "sqlite":
-                url, views_url = f"sqlite:///{tmp}/bench.db", f"sqlite:///{tmp}/views.db"
-            else:
-                url = views_url = fresh_pg_database(pg_server)
+            url, views_url = store_urls(store, tmp, pg_server)
             results[f"promocredits run ({store})"] = bench_service(
                 store, url, views_url, args.bootstrap, messages, args.accounts
             )

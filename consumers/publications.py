@@ -11,6 +11,7 @@ transaction.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -52,9 +53,11 @@ class Publication:
 
 
 class AccountDirectory(Protocol):
-    """Finds the business account id of an aggregate (from its Opened event)."""
+    """Finds the business account ids of aggregates (from their Opened events)."""
 
-    def account_id_of(self, originator_id: UUID) -> str: ...
+    def account_ids_of(self, originator_ids: Collection[UUID]) -> Mapping[UUID, str]:
+        """All in one round trip: a relay restarted amid thousands of
+        accounts must not ask once per stream."""
 
 
 class Publisher:
@@ -66,6 +69,20 @@ class Publisher:
         self._directory = directory
         self._cache_size = cache_size
         self._accounts: OrderedDict[UUID, str] = OrderedDict()
+
+    def learn(self, events: Sequence[object]) -> None:
+        """Ask the directory at once for every stream in ``events`` that it
+        cannot name yet and that is not opened among them."""
+        opened = {e.originator_id for e in events if isinstance(e, CreditAccount.Opened)}
+        unknown = {
+            originator_id
+            for originator_id in (getattr(e, "originator_id", None) for e in events)
+            if isinstance(originator_id, UUID) and originator_id not in opened
+            if originator_id not in self._accounts
+        }
+        if unknown:
+            for originator_id, account_id in self._directory.account_ids_of(unknown).items():
+                self._remember(originator_id, account_id)
 
     def publications(self, event: object) -> list[Publication]:
         if isinstance(event, CreditAccount.Opened):
@@ -87,7 +104,7 @@ class Publisher:
     def _account_id(self, originator_id: UUID) -> str:
         account_id = self._accounts.get(originator_id)
         if account_id is None:
-            account_id = self._directory.account_id_of(originator_id)
+            account_id = self._directory.account_ids_of([originator_id])[originator_id]
         self._remember(originator_id, account_id)
         return account_id
 

@@ -88,16 +88,20 @@ _RENAMED = {
 _AS_TEXT = ("account_uuid", "occurred_at")
 
 
-def history_row(entry: LedgerEntry, notification_id: int) -> HistoryRow:
-    values: dict[str, Any] = {
-        column.name: getattr(entry, _RENAMED.get(column.name, column.name))
-        for column in fields(HistoryRow)
-        if column.name != "notification_id" and column.name not in _AS_TEXT
-    }
+def history_row(
+    entry: LedgerEntry,
+    notification_id: int,
+    *,
+    account_uuid: str | None = None,
+    occurred_at: str | None = None,
+) -> HistoryRow:
+    """``account_uuid`` and ``occurred_at``, when given, are the entry's as
+    text, already computed by the caller."""
+    values: dict[str, Any] = {column: getattr(entry, source) for column, source in _HISTORY_SOURCES}
     return HistoryRow(
         notification_id=notification_id,
-        account_uuid=str(entry.account_uuid),
-        occurred_at=rfc3339(entry.occurred_at),
+        account_uuid=account_uuid or str(entry.account_uuid),
+        occurred_at=occurred_at or rfc3339(entry.occurred_at),
         **values,
     )
 
@@ -112,5 +116,13 @@ def entry_from_row(row: HistoryRow) -> LedgerEntry:
         account_uuid=UUID(row.account_uuid), occurred_at=datetime.fromisoformat(row.occurred_at), **values
     )
 
+
+# (history column, entry field) of the columns copied as they are, read once:
+# dataclasses.fields() costs more than the copy.
+_HISTORY_SOURCES = tuple(
+    (column.name, _RENAMED.get(column.name, column.name))
+    for column in fields(HistoryRow)
+    if column.name != "notification_id" and column.name not in _AS_TEXT
+)
 
 Change = AccountSeen | BalanceMoved | HistoryRow | DailyMoved

@@ -53,41 +53,50 @@ def _changes(event: object, notification_id: int) -> list[Change]:
     entry = ledger_entry(event)
     if entry is None:
         return []
+    # Each computed once: every change of the entry carries them.
     account_uuid = str(entry.account_uuid)
+    occurred_at = rfc3339(entry.occurred_at)
     day = entry.occurred_at.date().isoformat()
     amount = entry.amount_minor
     if entry.kind == GRANT:
-        balance = _moved(entry, granted=amount)
+        balance = _moved(entry, account_uuid, occurred_at, granted=amount)
         daily = DailyMoved(day, entry.currency, granted_minor=amount, granted_reason=entry.reason)
     elif entry.kind == INVOICE:
-        balance = _moved(entry, applied=amount)
+        balance = _moved(entry, account_uuid, occurred_at, applied=amount)
         daily = DailyMoved(
             day, entry.currency, applied_minor=amount, invoices_decided=1, invoices_touched=int(amount > 0)
         )
     elif entry.kind == RESTORE:
-        balance = _moved(entry, restored=amount)
+        balance = _moved(entry, account_uuid, occurred_at, restored=amount)
         daily = DailyMoved(day, entry.currency, restored_minor=amount)
     else:
-        balance = _moved(entry, calling=amount)
+        balance = _moved(entry, account_uuid, occurred_at, calling=amount)
         daily = DailyMoved(day, entry.currency, calling_credits_minor=amount)
-    seen = AccountSeen(account_uuid, None, rfc3339(entry.occurred_at))
+    seen = AccountSeen(account_uuid, None, occurred_at)
+    history = history_row(entry, notification_id, account_uuid=account_uuid, occurred_at=occurred_at)
     # A restore of nothing (a void before its invoice, or of an invoice that
     # used no credit) moves no day's totals, and opens no day in no currency.
     days = [] if entry.kind == RESTORE and amount == 0 else [daily]
-    return [seen, balance, history_row(entry, notification_id), *days]
+    return [seen, balance, history, *days]
 
 
 def _moved(
-    entry: LedgerEntry, granted: int = 0, applied: int = 0, calling: int = 0, restored: int = 0
+    entry: LedgerEntry,
+    account_uuid: str,
+    occurred_at: str,
+    granted: int = 0,
+    applied: int = 0,
+    calling: int = 0,
+    restored: int = 0,
 ) -> BalanceMoved:
     return BalanceMoved(
-        account_uuid=str(entry.account_uuid),
+        account_uuid=account_uuid,
         currency=entry.currency,
         balance_minor=entry.balance_after_minor,
         granted_minor=granted,
         applied_minor=applied,
         calling_credits_minor=calling,
-        occurred_at=rfc3339(entry.occurred_at),
+        occurred_at=occurred_at,
         opens_currency=granted > 0,
         restored_minor=restored,
     )

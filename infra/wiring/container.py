@@ -95,18 +95,15 @@ class Container:
 
     @cached_property
     def api_ledger(self) -> Ledger:
-        """The HTTP API's own ledger. A Ledger keeps the aggregates it wrote in
-        memory and is not safe for concurrent writers, so the API does not
-        share the consumer's and serialises its own writes (see infra.entrypoints.api.routes)."""
-        return Ledger(env=persistence_env(self.settings.database_url), cache_size=0)
-
-    @cached_property
-    def console_ledger(self) -> Ledger:
-        """The support console's own ledger, for the same reason as the API's:
-        its writes are serialised by the console, apart from the API's, and
-        the two meet only in the store, whose optimistic concurrency keeps
-        them apart as it keeps processes apart."""
-        return Ledger(env=persistence_env(self.settings.database_url), cache_size=0)
+        """The HTTP API's own ledger, cached like the consumer's. Its request
+        threads write concurrently: each unit of work takes its accounts out
+        of the cache, so no two share one, and the store's optimistic
+        concurrency orders writers of the same account. Separate from the
+        consumer's so that neither evicts the other's hot accounts."""
+        return Ledger(
+            env=persistence_env(self.settings.database_url),
+            cache_size=self.settings.account_cache_size,
+        )
 
     def elected(self, part: Component) -> Component:
         """``part``, run only in the replica that holds the store's lock for it:
@@ -122,7 +119,5 @@ class Container:
             self.ledger.close()
         if "api_ledger" in self.__dict__:
             self.api_ledger.close()
-        if "console_ledger" in self.__dict__:
-            self.console_ledger.close()
         if "views" in self.__dict__:
             self.views.close()

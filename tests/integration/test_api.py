@@ -423,3 +423,36 @@ def test_a_posted_grant_shows_up_in_balance_and_history_while_the_projections_ru
         stop.set()
     # (projections that crashed after the views showed the grant must still fail the test)
     runner.finish(timeout=30)
+
+
+def test_concurrent_api_writes_to_one_account_and_to_others_all_land_exactly_once(api: Api) -> None:
+    # given four clients granting at once: three to Alice, each for its own
+    # grants, and one to accounts of its own
+    def grant_alice(client: int) -> None:
+        for n in range(10):
+            response = api.grant(ALICE, f"grant-{client}-{n:02d}", 100 + client)
+            assert response.status_code == 201, response.text
+
+    def grant_others() -> None:
+        for n in range(10):
+            response = api.grant(f"acct-other-{n:02d}", "grant-001", 700)
+            assert response.status_code == 201, response.text
+
+    clients = [CheckedThread(grant_alice, client, name=f"alice-{client}") for client in range(3)]
+    clients.append(CheckedThread(grant_others, name="others"))
+    # when they all write through the same API process at the same time
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.finish()
+    # then every grant is recorded once, and Alice's balance is their exact sum
+    ledger = api.container.ledger
+    alice = ledger.history(ALICE)
+    assert sorted(entry["grant_id"] for entry in alice) == sorted(
+        f"grant-{client}-{n:02d}" for client in range(3) for n in range(10)
+    )
+    assert ledger.balance(ALICE).balances[0].balance_minor == 10 * (100 + 101 + 102)
+    assert [ledger.balance(f"acct-other-{n:02d}").balances[0].balance_minor for n in range(10)] == [700] * 10
+    # and a replayed grant is still answered from the ledger, not recorded again
+    assert api.grant(ALICE, "grant-0-00", 100).status_code == 200
+    assert len(ledger.history(ALICE)) == 30

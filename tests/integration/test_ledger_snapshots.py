@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from application.ledger import Ledger
+from application.ledger import InvoiceRequest, Ledger
 from domain.credit_account import CreditAccount
 from domain.errors import IdempotencyConflictError
 from infra.adapters.store.urls import persistence_env, sqlite_path
@@ -76,6 +76,35 @@ def test_a_cold_write_reads_a_snapshot_and_at_most_an_interval_of_events(
     assert reads.events < EVERY
     # and decided from the right balance
     assert granted.is_new and granted.balance_minor == 1_000_000 - 59 * 100 + 500
+
+
+def test_a_cold_batch_of_invoices_reads_each_account_from_its_snapshot(
+    ledgers: tuple[Ledger, Ledger],
+) -> None:
+    # given two accounts with 30 events each, written with a snapshot every 5
+    writer, cold = ledgers
+    for account_id in (ALICE, "acct-bob"):
+        writer.grant(account_id, "grant-001", "USD", 10_000, "promotion")
+        writer.apply_invoices(
+            [InvoiceRequest(account_id, f"{account_id}-inv-{n}", "USD", 10) for n in range(29)]
+        )
+    streams = cold.recorder.events_of
+    read: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> dict[UUID, list[StoredEvent]]:
+        found = streams(*args, **kwargs)
+        read.extend(len(stream) for stream in found.values())
+        return found
+
+    cold.recorder.events_of = counted  # type: ignore[attr-defined]
+    # when another process decides a batch of invoices for both
+    settled = cold.apply_invoices(
+        [InvoiceRequest(a, f"{a}-inv-new", "USD", 100) for a in (ALICE, "acct-bob")]
+    )
+    # then each account came from a snapshot and fewer events than an interval
+    assert len(read) == 2 and all(n <= EVERY for n in read), read
+    # and was decided from its right balance
+    assert [s.balance_minor for s in settled] == [10_000 - 29 * 10 - 100] * 2  # type: ignore[union-attr]
 
 
 def test_repeated_commands_answer_from_their_recorded_decisions_after_a_snapshot(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
+from uuid import UUID
 
 import orjson
 
@@ -105,9 +106,9 @@ class Directory:
     def __init__(self) -> None:
         self.asked: list[object] = []
 
-    def account_id_of(self, originator_id: object) -> str:
-        self.asked.append(originator_id)
-        return "acct-from-store"
+    def account_ids_of(self, originator_ids: Collection[UUID]) -> dict[UUID, str]:
+        self.asked.append(set(originator_ids))
+        return dict.fromkeys(originator_ids, "acct-from-store")
 
 
 def test_each_ledger_event_is_published_with_a_stable_id_and_settlements_for_decisions(
@@ -160,6 +161,29 @@ def test_each_ledger_event_is_published_with_a_stable_id_and_settlements_for_dec
     assert [p.key for p in later.publications(events[2])] == ["acct-from-store"]
     later.publications(events[3])
     assert len(directory.asked) == 1
+
+
+def test_a_publisher_asks_the_store_once_per_batch_for_every_account_opened_before_it_started() -> None:
+    # Given two accounts whose streams began before the publisher started
+    ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    ledger.grant("acct-alice", "grant-001", "USD", 1000, "goodwill")
+    ledger.grant("acct-bob", "grant-002", "USD", 1000, "goodwill")
+    ledger.apply_invoice("acct-bob", "inv-2026-003", "USD", 100)
+    later_events = [
+        event
+        for account_id in ("acct-alice", "acct-bob")
+        for event in list(ledger.events.get(CreditAccount.id_for(account_id)))[1:]
+    ]
+
+    # When a publisher learns the batch, then translates it
+    directory = Directory()
+    publisher = Publisher(directory)
+    publisher.learn(later_events)
+    keys = [p.key for e in later_events for p in publisher.publications(e)]
+
+    # Then the store was asked once, for both streams together
+    assert directory.asked == [{CreditAccount.id_for("acct-alice"), CreditAccount.id_for("acct-bob")}]
+    assert set(keys) == {"acct-from-store"}
 
 
 def test_hostile_text_in_an_invoice_message_is_dead_lettered_as_invalid_before_the_ledger() -> None:

@@ -2,6 +2,7 @@
 claims each newly decided invoice id for its account, store-wide, and keeps
 each decision's business key."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -42,6 +43,28 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self._insert_claims = SQL("INSERT INTO {0}.{1} SELECT * FROM unnest(%s::text[], %s::text[])").format(
             *claims
         )
+        events = Identifier(self.datastore.schema), Identifier(events_table_name)
+        streams = "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+        # Each stream from its latest snapshot on: the snapshot first, then
+        # the events after it (all of them where there is no snapshot).
+        snapshots = (
+            Identifier(self.datastore.schema),
+            Identifier(events_table_name.removesuffix("_events") + "_snapshots"),
+        )
+        self._select_streams = SQL(
+            "WITH latest AS (SELECT originator_id, max(originator_version) AS v FROM {0}.{1} "
+            "WHERE originator_id = ANY(%s) GROUP BY originator_id) "
+            "SELECT originator_id, originator_version, topic, state FROM ("
+            "SELECT s.originator_id, s.originator_version, s.topic, s.state, 0 AS part FROM {0}.{1} s "
+            "JOIN latest l ON s.originator_id = l.originator_id AND s.originator_version = l.v "
+            "UNION ALL SELECT e.originator_id, e.originator_version, e.topic, e.state, 1 FROM {2}.{3} e "
+            "LEFT JOIN latest l ON e.originator_id = l.originator_id "
+            "WHERE e.originator_id = ANY(%s) AND e.originator_version > coalesce(l.v, 0)"
+            ") AS streams ORDER BY originator_id, part, originator_version"
+        ).format(*snapshots, *events)
+        self._select_first_events = SQL(
+            streams + "WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(*events)
         self._select_owners = SQL(
             "SELECT invoice_id, account_id FROM {0}.{1} WHERE invoice_id = ANY(%s)"
         ).format(*claims)
@@ -100,6 +123,28 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 )
                 for row in curs.fetchall()
             ]
+
+    def events_of(
+        self, originator_ids: Sequence[UUID], *, first_only: bool = False
+    ) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = defaultdict(list)
+        if not originator_ids:
+            return {}
+        select = self._select_first_events if first_only else self._select_streams
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            ids = list(originator_ids)
+            curs.execute(select, (ids,) if first_only else (ids, ids), prepare=True)
+            for row in curs.fetchall():
+                originator_id = row["originator_id"]
+                streams[originator_id].append(
+                    StoredEvent(
+                        originator_id=originator_id,
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    )
+                )
+        return dict(streams)
 
     def invoice_owners(self, invoice_ids: Sequence[str]) -> dict[str, str]:
         if not invoice_ids:

@@ -2,6 +2,7 @@
 claims each newly decided invoice id for its account, store-wide, and keeps
 each decision's business key."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -14,9 +15,13 @@ from infra.adapters.store.business_keys import KeyRow, key_rows
 from infra.adapters.store.tables import SQLITE_CHAIN as CHAIN_TABLE
 from infra.adapters.store.tables import SQLITE_CLAIMS as CLAIMS_TABLE
 from infra.adapters.store.tables import SQLITE_KEYS as KEYS_TABLE
+from infra.adapters.store.tables import SQLITE_SNAPSHOTS
 
 # Keys looked up per statement: two parameters each, far below SQLite's limit.
 _KEYS_PER_SELECT = 400
+
+# Ids per "IN (...)" list: well below SQLite's limit on bound parameters.
+_IN_CHUNK = 5_000
 
 
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
@@ -80,6 +85,33 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             )
             return {row[0]: row[1] for row in c.fetchall()}
 
+    def events_of(
+        self, originator_ids: Sequence[UUID], *, first_only: bool = False
+    ) -> dict[UUID, list[StoredEvent]]:
+        streams: dict[UUID, list[StoredEvent]] = defaultdict(list)
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(originator_ids), _IN_CHUNK):
+                chunk = [originator_id.hex for originator_id in originator_ids[start : start + _IN_CHUNK]]
+                marks = ",".join("?" * len(chunk))
+                if first_only:
+                    c.execute(
+                        f"SELECT * FROM {self.events_table_name} "
+                        f"WHERE originator_id IN ({marks}) AND originator_version = 1",
+                        chunk,
+                    )
+                else:
+                    c.execute(_streams_from_snapshots(self.events_table_name, marks), chunk * 2)
+                for row in c.fetchall():
+                    streams[UUID(row["originator_id"])].append(
+                        StoredEvent(
+                            originator_id=UUID(row["originator_id"]),
+                            originator_version=row["originator_version"],
+                            topic=row["topic"],
+                            state=row["state"],
+                        )
+                    )
+        return dict(streams)
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -103,3 +135,20 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         keys: Sequence[KeyRow] = kwargs.get("business_keys", ())
         c.executemany(f"INSERT INTO {KEYS_TABLE} VALUES (?, ?, ?)", ((o.hex, k, v) for o, k, v in keys))
         return ids
+
+
+def _streams_from_snapshots(events_table: str, marks: str) -> str:
+    """Each stream from its latest snapshot on: the snapshot first, then the
+    events after it (all of them where there is no snapshot)."""
+    return (
+        f"WITH latest AS (SELECT originator_id, max(originator_version) AS v FROM {SQLITE_SNAPSHOTS} "
+        f"WHERE originator_id IN ({marks}) GROUP BY originator_id) "
+        "SELECT originator_id, originator_version, topic, state FROM ("
+        "SELECT s.originator_id, s.originator_version, s.topic, s.state, 0 AS part "
+        f"FROM {SQLITE_SNAPSHOTS} s "
+        "JOIN latest l ON s.originator_id = l.originator_id AND s.originator_version = l.v "
+        f"UNION ALL SELECT e.originator_id, e.originator_version, e.topic, e.state, 1 FROM {events_table} e "
+        "LEFT JOIN latest l ON e.originator_id = l.originator_id "
+        f"WHERE e.originator_id IN ({marks}) AND e.originator_version > coalesce(l.v, 0)"
+        ") ORDER BY originator_id, part, originator_version"
+    )

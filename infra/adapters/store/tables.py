@@ -12,5 +12,7 @@ CHAIN_SUFFIX = "_chain"
 CLAIMS_SUFFIX = "_invoice_claims"
 # Each recorded decision's business key, unique within its account.
 SQLITE_KEYS = "business_keys"
+# eventsourcing's snapshots table in SQLite (PostgreSQL's is named after the application).
+SQLITE_SNAPSHOTS = "stored_snapshots"
 KEYS_SUFFIX = "_business_keys"
 POSTGRES_CHAIN = POSTGRES_EVENTS + CHAIN_SUFFIX

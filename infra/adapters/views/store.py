@@ -101,6 +101,23 @@ def _decoded(table: str, row: Any) -> dict[str, Any]:
     return {key: int(value) if key in money and value is not None else value for key, value in _mapping(row)}
 
 
+def _one_row_per_account(seen: Iterable[AccountSeen]) -> list[dict[str, Any]]:
+    """The account rows a batch writes, one per account: every entry of an
+    account marks it seen, so a batch holds many. The merged row is what
+    applying them in order leaves: the first account id known, the last
+    activity."""
+    rows: dict[str, dict[str, Any]] = {}
+    for change in seen:
+        row = rows.get(change.account_uuid)
+        if row is None:
+            rows[change.account_uuid] = vars(change).copy()
+        else:
+            row["occurred_at"] = change.occurred_at
+            if row["account_id"] is None:
+                row["account_id"] = change.account_id
+    return list(rows.values())
+
+
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
@@ -191,16 +208,16 @@ class ViewStoreMixin:
     def _write(self, c: Any, changes: Sequence[Change]) -> None:
         # vars(), not asdict(): the records hold only scalars, and asdict's
         # deep copy would cost more than the writes.
-        accounts = [vars(change) for change in changes if isinstance(change, AccountSeen)]
+        accounts = _one_row_per_account(change for change in changes if isinstance(change, AccountSeen))
         balances = [change for change in changes if isinstance(change, BalanceMoved)]
         history = [_encoded("view_history", vars(ch)) for ch in changes if isinstance(ch, HistoryRow)]
         daily = [change for change in changes if isinstance(change, DailyMoved)]
         if accounts:
-            c.executemany(self.views_sql["UPSERT_ACCOUNT"], accounts)
+            self._write_rows(c, "UPSERT_ACCOUNT", accounts)
         if balances:
             self._write_balances(c, balances)
         if history:
-            c.executemany(self.views_sql["INSERT_HISTORY"], history)
+            self._write_rows(c, "INSERT_HISTORY", history)
         if daily:
             self._write_daily(c, daily)
 
@@ -218,7 +235,13 @@ class ViewStoreMixin:
     def _upsert(self, c: Any, statement: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
         params = [_encoded(table, row) for row in rows]
         if params:
-            c.executemany(self.views_sql[statement], params)
+            self._write_rows(c, statement, params)
+
+    def _write_rows(self, c: Any, statement: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Every row through ``statement``. Within one call no two rows may
+        share a key: a store may send them all in one statement, and one
+        upsert cannot touch a row twice."""
+        c.executemany(self.views_sql[statement], rows)
 
     def _write_balances(self, c: Any, moves: Sequence[BalanceMoved]) -> None:
         current = {

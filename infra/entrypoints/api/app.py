@@ -53,9 +53,6 @@ class ApiPorts:
     writer: Callable[[], AccountWriter]
     # The support explanation and console: the ledger's entries and the known account ids.
     explainer: Callable[[], Explainer]
-    # The console's grants go through a ledger of their own, serialised apart
-    # from the API's (see Container.console_ledger).
-    console_writer: Callable[[], AccountWriter]
 
 
 class EventLogHead(Protocol):
@@ -79,7 +76,7 @@ def create_app(ports: ApiPorts) -> FastAPI:
     app.include_router(analytics_router(ports.views, authorized))
     app.include_router(invoices_router(ports.writer, authorized))
     app.include_router(explanation_router(ports.explainer, authorized))
-    console.mount(app, console.ConsolePorts(tokens, ports.views, ports.console_writer, ports.explainer))
+    console.mount(app, console.ConsolePorts(tokens, ports.views, ports.writer, ports.explainer))
     # Health checks run on their own threads with a deadline: a database that
     # does not answer must make /readyz and /metrics say so quickly, not hang.
     checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")

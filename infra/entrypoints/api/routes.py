@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
@@ -125,10 +124,10 @@ def accounts_router(
         tags=["accounts"],
         dependencies=[authorized, Depends(_checked_account_id)],
     )
-    # Requests run on a thread pool; one writer at a time keeps the ledger's
-    # in-memory state consistent. Other processes are kept apart by the
-    # store's optimistic concurrency.
-    writing = threading.Lock()
+    # Requests run on a thread pool and write concurrently: the ledger hands
+    # each unit of work its own copy of an account, and the store's
+    # optimistic concurrency orders writers of one account, in this process
+    # or any other.
 
     @router.get("/promotional-credits", response_model=BalanceResponse, responses=_problems())
     def balance(account_id: str) -> dict[str, Any]:
@@ -162,10 +161,9 @@ def accounts_router(
     @router.post("/promotional-credits/grants", response_model=GrantResponse, **_write("grant"))
     def grant(account_id: str, body: GrantRequest, response: Response) -> dict[str, Any]:
         """Grant credits; the answer carries the ledger's balance (read-your-writes)."""
-        with writing:
-            result = writer().grant(
-                account_id, body.grant_id, body.currency, body.amount_minor, body.reason, body.note
-            )
+        result = writer().grant(
+            account_id, body.grant_id, body.currency, body.amount_minor, body.reason, body.note
+        )
         return _answer(result, response)
 
     void_options = _write("void")
@@ -177,17 +175,12 @@ def accounts_router(
     @router.post("/promotional-credits/voids", response_model=VoidResponse, **void_options)
     def void_invoice(account_id: str, body: VoidRequest, response: Response) -> dict[str, Any]:
         """Record that an invoice was voided: the credits it used come back (once)."""
-        with writing:
-            result = writer().void_invoice(account_id, body.invoice_id)
-        return _answer(result, response)
+        return _answer(writer().void_invoice(account_id, body.invoice_id), response)
 
     @router.post("/calling-credit-purchases", response_model=PurchaseResponse, **_write("purchase"))
     def buy_calling_credits(account_id: str, body: PurchaseRequest, response: Response) -> dict[str, Any]:
         """Buy calling credits with promotional credits first, the rest due."""
-        with writing:
-            result = writer().buy_calling_credits(
-                account_id, body.purchase_id, body.currency, body.price_minor
-            )
+        result = writer().buy_calling_credits(account_id, body.purchase_id, body.currency, body.price_minor)
         return _answer(result, response)
 
     return router

@@ -54,7 +54,6 @@ def api(container: Container, host: str | None = None, port: int | None = None) 
         views=lambda: container.views.store,
         writer=lambda: container.api_ledger,
         explainer=lambda: Explainer(container.api_ledger, container.known_accounts),
-        console_writer=lambda: container.console_ledger,
     )
     return ApiComponent(
         ports,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Collection
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
-from application.ledger import Ledger
+from application.ledger import EventStreams, Ledger
 from consumers.publications import Channel, Publisher
 from domain.credit_account import CreditAccount
 from infra.adapters.kafka import clients
@@ -28,14 +29,25 @@ log = logging.getLogger("promocredits.relay")
 
 
 class LedgerAccountDirectory:
-    """An account's business id, from the first event of its stream."""
+    """Accounts' business ids, from the first events of their streams."""
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
 
-    def account_id_of(self, originator_id: UUID) -> str:
-        account: CreditAccount = self._ledger.repository.get(originator_id, version=1)
-        return account.account_id
+    def account_ids_of(self, originator_ids: Collection[UUID]) -> dict[UUID, str]:
+        recorder = self._ledger.recorder
+        if isinstance(recorder, EventStreams):
+            firsts = [
+                stream[0] for stream in recorder.events_of(list(originator_ids), first_only=True).values()
+            ]
+        else:
+            firsts = [e for i in originator_ids for e in recorder.select_events(i, lte=1)]
+        found: dict[UUID, str] = {}
+        for stored in firsts:
+            opened = self._ledger.mapper.to_domain_event(stored)
+            if isinstance(opened, CreditAccount.Opened):
+                found[opened.originator_id] = opened.account_id
+        return found
 
 
 class OutboxRelay:
@@ -107,8 +119,9 @@ class OutboxRelay:
             metrics.RELAY_LAG.set(0)
             return None
         futures: list[FutureRecordMetadata] = []
-        for notification in notifications:
-            event = self._ledger.mapper.to_domain_event(notification)
+        events = [self._ledger.mapper.to_domain_event(n) for n in notifications]
+        self._publisher.learn(events)
+        for event in events:
             for publication in self._publisher.publications(event):
                 futures.append(
                     producer.send(

@@ -10,7 +10,6 @@ an operator grants.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,8 +103,6 @@ def _stamp(moment: datetime) -> str:
 def console_router(ports: ConsolePorts) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
     sessions = Sessions(ports.tokens)
-    # A Ledger is not safe for concurrent writers (see the API's routes).
-    writing = threading.Lock()
 
     def render(visit: Visit, template: str, code: int = 200, **context: Any) -> Response:
         response = TEMPLATES.TemplateResponse(
@@ -294,8 +291,7 @@ def console_router(ports: ConsolePorts) -> APIRouter:
             amount_minor = to_minor(required(fields, "amount", "the amount"), currency)
             grant_id = required(fields, "grant_id", "the grant id")
             reason, note = fields.get("reason", ""), fields.get("note", "")
-            with writing:
-                result = ports.writer().grant(account_id, grant_id, currency, amount_minor, reason, note)
+            result = ports.writer().grant(account_id, grant_id, currency, amount_minor, reason, note)
             return render(
                 visit,
                 "granted.html",
