@@ -23,7 +23,7 @@ test: install browser
 # root; without them those tests skip, or fail under CI=true.
 browser:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
-	  (apt-get update && apt-get install -y chromium chromium-driver) \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver) \
 	  || echo "warning: could not install chromium and chromium-driver; the browser tests will not run"; \
 	fi
 
