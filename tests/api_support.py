@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from tests.views_support import free_port
+from tests.views_support import free_port, views_url_for
 
 BIN = Path(sys.executable).parent / "promocredits"
 
@@ -70,14 +70,18 @@ class ServedApi:
 
 
 @contextmanager
-def api_process(tmp_path: Path, tokens: Mapping[str, str]) -> Iterator[ServedApi]:
-    """`promocredits serve` on a free port over a SQLite ledger, as its own
-    process, so that its memory can be measured apart from the client's."""
+def api_process(
+    tmp_path: Path, tokens: Mapping[str, str], store_url: str | None = None
+) -> Iterator[ServedApi]:
+    """`promocredits serve` on a free port, as its own process, so that its
+    memory can be measured apart from the client's; over ``store_url`` (a
+    SQLite ledger in ``tmp_path`` by default), with the views beside it."""
     port = free_port()
+    store_url = store_url or f"sqlite:///{tmp_path}/ledger.db"
     env = {
         **os.environ,
-        "PROMOCREDITS_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db",
-        "PROMOCREDITS_VIEWS_DATABASE_URL": f"sqlite:///{tmp_path}/views.db",
+        "PROMOCREDITS_DATABASE_URL": store_url,
+        "PROMOCREDITS_VIEWS_DATABASE_URL": views_url_for(store_url, str(tmp_path)),
         "PROMOCREDITS_API_TOKENS": orjson.dumps(dict(tokens)).decode(),
     }
     log = tmp_path / "serve.log"

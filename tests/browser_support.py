@@ -17,6 +17,7 @@ import orjson
 
 from tests.api_support import BIN, ServedApi, api_process, stop_process
 from tests.servers import unavailable
+from tests.views_support import views_url_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -77,18 +78,18 @@ def chromium() -> Iterator[Any]:
 
 
 @contextmanager
-def console_service(tmp_path: Path, tokens: Mapping[str, str]) -> Iterator[ServedApi]:
-    """`promocredits serve` and `promocredits projections run` over one SQLite
-    ledger in ``tmp_path``, so what the console grants reaches its pages."""
+def console_service(tmp_path: Path, tokens: Mapping[str, str], store_url: str) -> Iterator[ServedApi]:
+    """`promocredits serve` and `promocredits projections run` over one
+    ledger, so what the console grants reaches its pages."""
     env = {
         **os.environ,
-        "PROMOCREDITS_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db",
-        "PROMOCREDITS_VIEWS_DATABASE_URL": f"sqlite:///{tmp_path}/views.db",
+        "PROMOCREDITS_DATABASE_URL": store_url,
+        "PROMOCREDITS_VIEWS_DATABASE_URL": views_url_for(store_url, str(tmp_path)),
     }
     with (tmp_path / "projector.log").open("wb") as log:
         projector = subprocess.Popen([str(BIN), "projections", "run"], env=env, stdout=log, stderr=log)
     try:
-        with api_process(tmp_path, tokens) as api:
+        with api_process(tmp_path, tokens, store_url) as api:
             yield api
     finally:
         stop_process(projector)

@@ -50,7 +50,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="promocredits-screenshots-") as tmp:
         directory = Path(tmp)
         seed(directory)
-        with console_service(directory, TOKENS) as api, chromium() as browser:
+        with (
+            console_service(directory, TOKENS, f"sqlite:///{directory}/ledger.db") as api,
+            chromium() as browser,
+        ):
             wait_for_history(api.base, "tok-reader", ACCOUNT, 8)
             browser.get(f"{api.base}/console/sign-in")
             save(browser, "sign-in")

@@ -17,6 +17,7 @@ from application.ledger import InvoiceRequest, Ledger
 from infra.adapters.store.urls import persistence_env
 from tests.api_support import ServedApi
 from tests.browser_support import chromium, click_and_wait, console_service, wait_for_history
+from tests.conftest import fresh_postgres_database
 from tests.views_support import TOKENS
 
 pytestmark = pytest.mark.timeout(240)
@@ -31,10 +32,15 @@ CAROL = "acct-Carol"
 VERA = "acct-vera"
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApi]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApi]:
+    """The console over each store, with the same accounts."""
     tmp_path = tmp_path_factory.mktemp("console")
-    ledger = Ledger(env=persistence_env(f"sqlite:///{tmp_path}/ledger.db"))
+    if request.param == "sqlite":
+        store_url = f"sqlite:///{tmp_path}/ledger.db"
+    else:
+        store_url = fresh_postgres_database(request.getfixturevalue("postgres_server"))
+    ledger = Ledger(env=persistence_env(store_url))
     ledger.grant(PAGED, "grant-welcome", "USD", 5000, "promotion", "welcome offer")
     for n, total in enumerate((1200, 1800, 2500, 900), start=1):
         ledger.apply_invoices([InvoiceRequest(PAGED, f"inv-2026-00{n}", "USD", total)])
@@ -44,7 +50,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApi]:
     ledger.void_invoice(VERA, "inv-vera-1")
     ledger.void_invoice(VERA, "inv-vera-early")
     ledger.close()
-    with console_service(tmp_path, TOKENS) as api:
+    with console_service(tmp_path, TOKENS, store_url) as api:
         wait_for_history(api.base, READER, PAGED, 5)
         wait_for_history(api.base, READER, CAROL, 1)
         wait_for_history(api.base, READER, VERA, 4)
@@ -142,6 +148,8 @@ def test_an_operator_looks_up_an_account_and_pages_its_history(
 def submit_again(browser: WebDriver, grant_id: str, amount: str) -> None:
     """Back to the grant form, and submit it with this grant id and amount."""
     browser.back()
+    # The form again, once the browser has it back (not the result page).
+    WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#grant button"))
     for field, value in (("amount", amount), ("grant_id", grant_id)):
         browser.find_element(By.ID, field).clear()
         browser.find_element(By.ID, field).send_keys(value)
