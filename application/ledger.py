@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import (
     ApplicationRecorder,
     EventStore,
@@ -45,6 +46,8 @@ from domain.errors import IdempotencyConflictError, LedgerError
 from domain.rules import check_key
 
 T = TypeVar("T")
+
+log = logging.getLogger("promocredits.ledger")
 
 # A conflict means another writer changed the account between our read and our
 # write; reloading and deciding again converges quickly, so a handful of
@@ -154,6 +157,16 @@ class Ledger(Application[UUID]):
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
         return creating_tables(super().construct_snapshot_store)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        # eventsourcing takes snapshots after the events are committed. A
+        # snapshot only saves reading time, so failing to take one (the
+        # database gone a moment later) must not make a recorded decision
+        # look unrecorded to the caller, who would then decide it again.
+        try:
+            super()._take_snapshots(processing_event)
+        except (IntegrityError, OperationalError) as error:
+            log.warning("no snapshot taken this time: %s", error)
 
     # Commands
 

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
 
 from application.ledger import InvoiceRequest, Ledger
 from domain.credit_account import CreditAccount
@@ -187,3 +187,22 @@ def test_snapshots_hold_totals_only(ledgers: tuple[Ledger, Ledger]) -> None:
     assert isinstance(latest.originator_id, UUID)
     assert latest.state["_balances"] == {"USD": 1_000_000 - latest.state["_applied"]["USD"]}
     assert not {"_grants", "_invoices", "_purchases", "_voids"} & set(latest.state)
+
+
+def test_a_snapshot_that_cannot_be_taken_leaves_the_decision_recorded_once(
+    ledgers: tuple[Ledger, Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a store that fails every snapshot (gone a moment after a commit)
+    writer, _ = ledgers
+    assert writer.snapshots is not None
+
+    def gone(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(writer.snapshots, "put", gone)
+    # when grants carry the account past a snapshot's version
+    granted = [writer.grant(ALICE, f"grant-{n:03d}", "USD", 100, "promotion") for n in range(EVERY + 1)]
+    # then each was answered as new, exactly once, and recorded once
+    assert all(g.is_new for g in granted)
+    assert [g.balance_minor for g in granted] == [100 * (n + 1) for n in range(EVERY + 1)]
+    assert len(writer.entries(ALICE)) == EVERY + 1
