@@ -37,6 +37,7 @@ from application.startup import creating_tables
 from domain.credit_account import (
     RECALLABLE,
     CreditAccount,
+    business_key,
     grant_key,
     invoice_key,
     purchase_key,
@@ -288,9 +289,10 @@ class Ledger(Application[UUID]):
             return None
         owner = recorder.invoice_owners([invoice_id]).get(invoice_id)
         account = self._load(owner) if owner is not None else None
-        if account is not None and isinstance(recorder, RecordedKeys):
-            wanted = [(account.id, invoice_key(invoice_id)), (account.id, void_key(invoice_id))]
-            account.recall(map(self.mapper.to_domain_event, recorder.recorded_by_key(wanted)))
+        if account is not None:
+            account.recall(
+                self._recorded([(account.id, invoice_key(invoice_id)), (account.id, void_key(invoice_id))])
+            )
         decision = account.decision_for(invoice_id) if account is not None else None
         if account is None or decision is None:
             return None
@@ -360,6 +362,14 @@ class Ledger(Application[UUID]):
             self._remember(accounts.touched())
             return result
         raise AssertionError("unreachable: the last attempt re-raises")
+
+    def _recorded(self, wanted: Sequence[tuple[UUID, str]]) -> list[Any]:
+        """The recorded decisions of these (account uuid, business key) pairs,
+        in one query; none where the store keeps no keys."""
+        recorder = self.recorder
+        if not wanted or not isinstance(recorder, RecordedKeys):
+            return []
+        return [self.mapper.to_domain_event(stored) for stored in recorder.recorded_by_key(wanted)]
 
     def _load(self, account_id: str) -> CreditAccount | None:
         check_key("account_id", account_id)
@@ -445,8 +455,7 @@ class _Accounts:
         """On a checking attempt, have each account know its recorded
         decisions of these (account id, business key) pairs: one query for
         all of them. Ids that break a rule are left to ``get`` to refuse."""
-        recorder = self._ledger.recorder
-        if not self._check_claims or not isinstance(recorder, RecordedKeys):
+        if not self._check_claims:
             return
         accounts: dict[UUID, CreditAccount] = {}
         pairs: list[tuple[UUID, str]] = []
@@ -457,8 +466,7 @@ class _Accounts:
                 continue
             accounts[account.id] = account
             pairs.append((account.id, key))
-        for stored in recorder.recorded_by_key(pairs):
-            event = self._ledger.mapper.to_domain_event(stored)
+        for event in self._ledger._recorded(pairs):
             accounts[event.originator_id].recall([event])
 
     def prefetch(self, account_ids: Iterable[str]) -> None:
@@ -519,7 +527,7 @@ def _new_invoice_claims(accounts: Iterable[CreditAccount]) -> list[tuple[str, st
 
 def _new_business_keys(accounts: Iterable[CreditAccount]) -> list[tuple[UUID, str, int]]:
     return [
-        (account.id, event.business_key, event.originator_version)
+        (account.id, business_key(event), event.originator_version)
         for account in accounts
         for event in account.pending_events
         if isinstance(event, RECALLABLE)

@@ -61,10 +61,6 @@ class CreditAccount(Aggregate):
         note: str
         balance_after_minor: int
 
-        @property
-        def business_key(self) -> str:
-            return grant_key(self.grant_id)
-
         def remember(self, aggregate: CreditAccount) -> None:
             aggregate._grants[self.grant_id] = self
 
@@ -80,10 +76,6 @@ class CreditAccount(Aggregate):
         amount_due_minor: int
         balance_after_minor: int
 
-        @property
-        def business_key(self) -> str:
-            return invoice_key(self.invoice_id)
-
         def remember(self, aggregate: CreditAccount) -> None:
             aggregate._invoices[self.invoice_id] = self
 
@@ -98,10 +90,6 @@ class CreditAccount(Aggregate):
         credits_used_minor: int
         amount_due_minor: int
         balance_after_minor: int
-
-        @property
-        def business_key(self) -> str:
-            return purchase_key(self.purchase_id)
 
         def remember(self, aggregate: CreditAccount) -> None:
             aggregate._purchases[self.purchase_id] = self
@@ -122,10 +110,6 @@ class CreditAccount(Aggregate):
         currency: str
         credits_restored_minor: int
         balance_after_minor: int
-
-        @property
-        def business_key(self) -> str:
-            return void_key(self.invoice_id)
 
         def remember(self, aggregate: CreditAccount) -> None:
             aggregate._voids[self.invoice_id] = self
@@ -379,19 +363,6 @@ class CreditAccount(Aggregate):
 # The attributes that hold recorded events by business key: never snapshotted.
 _KNOWN_EVENTS = ("_grants", "_invoices", "_purchases", "_voids")
 
-RecordedDecision = (
-    CreditAccount.CreditGranted
-    | CreditAccount.CreditApplied
-    | CreditAccount.CallingCreditPurchased
-    | CreditAccount.CreditRestored
-)
-RECALLABLE = (
-    CreditAccount.CreditGranted,
-    CreditAccount.CreditApplied,
-    CreditAccount.CallingCreditPurchased,
-    CreditAccount.CreditRestored,
-)
-
 
 # Business keys: one per recorded decision, unique within its account. An
 # invoice's decision and its void are two keys of the same invoice.
@@ -413,11 +384,25 @@ def void_key(invoice_id: str) -> str:
     return f"void:{invoice_id}"
 
 
-# Where each recorded decision keeps the id its business key is made from:
-# for stores that must derive the keys of events recorded before keys were.
+# Where each recorded decision keeps the id its business key is made from,
+# for the ledger and for stores that derive the keys of events recorded
+# before keys were kept.
 KEY_OF_EVENT: dict[type[Aggregate.Event], tuple[str, Callable[[str], str]]] = {
     CreditAccount.CreditGranted: ("grant_id", grant_key),
     CreditAccount.CreditApplied: ("invoice_id", invoice_key),
     CreditAccount.CallingCreditPurchased: ("purchase_id", purchase_key),
     CreditAccount.CreditRestored: ("invoice_id", void_key),
 }
+# The decisions an account can recall: those with a business key.
+RECALLABLE = (
+    CreditAccount.CreditGranted,
+    CreditAccount.CreditApplied,
+    CreditAccount.CallingCreditPurchased,
+    CreditAccount.CreditRestored,
+)
+
+
+def business_key(event: Aggregate.Event) -> str:
+    """The recorded decision's key in its account (see KEY_OF_EVENT)."""
+    field, key_of = KEY_OF_EVENT[type(event)]
+    return key_of(getattr(event, field))
