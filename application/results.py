@@ -102,5 +102,17 @@ R = TypeVar("R", bound=_Result)
 
 def result_of(result: type[R], account_id: str, entry: LedgerEntry, is_new: bool) -> R:
     """The answer to a command, read from the entry it recorded (or recorded before)."""
-    names = [f.name for f in fields(result) if f.name not in ("account_id", "is_new")]
-    return result(account_id=account_id, is_new=is_new, **entry.public(names))
+    return result(account_id=account_id, is_new=is_new, **entry.public(_entry_names(result)))
+
+
+def _entry_names(result: type[_Result]) -> tuple[str, ...]:
+    # Once per result type: dataclasses.fields() costs more than the copy.
+    names = _ENTRY_NAMES.get(result)
+    if names is None:
+        names = _ENTRY_NAMES[result] = tuple(
+            f.name for f in fields(result) if f.name not in ("account_id", "is_new")
+        )
+    return names
+
+
+_ENTRY_NAMES: dict[type[_Result], tuple[str, ...]] = {}

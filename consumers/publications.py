@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 from typing import Protocol
 from uuid import UUID
 
@@ -74,12 +75,8 @@ class Publisher:
         """Ask the directory at once for every stream in ``events`` that it
         cannot name yet and that is not opened among them."""
         opened = {e.originator_id for e in events if isinstance(e, CreditAccount.Opened)}
-        unknown = {
-            originator_id
-            for originator_id in (getattr(e, "originator_id", None) for e in events)
-            if isinstance(originator_id, UUID) and originator_id not in opened
-            if originator_id not in self._accounts
-        }
+        streams = {e.originator_id for e in events if isinstance(e, CreditAccount.Event)}
+        unknown = streams - opened - self._accounts.keys()
         if unknown:
             for originator_id, account_id in self._directory.account_ids_of(unknown).items():
                 self._remember(originator_id, account_id)
@@ -116,8 +113,13 @@ class Publisher:
 
 
 def _message(model: type[BaseModel], entry: LedgerEntry, account_id: str) -> BaseModel:
-    names = [name for name in model.model_fields if name not in OWN_FIELDS]
-    return model.model_validate({**entry.public(names), "account_id": account_id})
+    return model.model_validate({**entry.public(_entry_names(model)), "account_id": account_id})
+
+
+@cache
+def _entry_names(model: type[BaseModel]) -> tuple[str, ...]:
+    # Once per message model, not once per message.
+    return tuple(name for name in model.model_fields if name not in OWN_FIELDS)
 
 
 def _publication(channel: Channel, key: str, message: BaseModel) -> Publication:

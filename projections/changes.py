@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from application.entries import KindAmounts, LedgerEntry, rfc3339
+from application.entries import KindAmounts, LedgerEntry
 
 
 @dataclass(frozen=True)
@@ -89,20 +89,13 @@ _AS_TEXT = ("account_uuid", "occurred_at")
 
 
 def history_row(
-    entry: LedgerEntry,
-    notification_id: int,
-    *,
-    account_uuid: str | None = None,
-    occurred_at: str | None = None,
+    entry: LedgerEntry, notification_id: int, *, account_uuid: str, occurred_at: str
 ) -> HistoryRow:
-    """``account_uuid`` and ``occurred_at``, when given, are the entry's as
-    text, already computed by the caller."""
+    """``account_uuid`` and ``occurred_at`` are the entry's as text, which the
+    caller has computed once for all of the entry's changes."""
     values: dict[str, Any] = {column: getattr(entry, source) for column, source in _HISTORY_SOURCES}
     return HistoryRow(
-        notification_id=notification_id,
-        account_uuid=account_uuid or str(entry.account_uuid),
-        occurred_at=occurred_at or rfc3339(entry.occurred_at),
-        **values,
+        notification_id=notification_id, account_uuid=account_uuid, occurred_at=occurred_at, **values
     )
 
 

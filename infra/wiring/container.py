@@ -5,14 +5,13 @@ infra.entrypoints.workers.parts."""
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from eventsourcing.persistence import TrackingRecorder
 
 from application.ledger import Ledger
 from application.startup import creating_tables
-from infra.adapters.store.urls import persistence_env
+from infra.adapters.store.urls import persistence_env, sqlite_path
 from infra.settings import Settings
 
 if TYPE_CHECKING:
@@ -75,8 +74,7 @@ class Container:
         from infra.adapters.views.audit_reader import ViewsAuditReader
         from projections.ledger_views import LedgerViewsProjection
 
-        url = self.settings.views_url
-        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        if not self._views_exist():
             return None
         # Both view recorders are ViewStoreMixin subclasses.
         return ViewsAuditReader(cast("ViewStoreMixin", self.views.recorder), LedgerViewsProjection.name)
@@ -88,10 +86,15 @@ class Container:
         an empty views database)."""
         from infra.adapters.views.account_ids import NoViews, ViewsAccountIds
 
-        url = self.settings.views_url
-        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        if not self._views_exist():
             return NoViews()
         return ViewsAccountIds(cast("ViewStoreMixin", self.views.recorder))
+
+    def _views_exist(self) -> bool:
+        """False for a SQLite views database not created yet (a server's is
+        always taken to exist)."""
+        url = self.settings.views_url
+        return not url.startswith("sqlite:///") or sqlite_path(url).exists()
 
     @cached_property
     def api_ledger(self) -> Ledger:
