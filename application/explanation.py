@@ -6,8 +6,7 @@ shows a balance and why, every grant, where the credits went, and, when the
 account is unknown, which known account ids differ only in case or
 whitespace, since a mistyped id is a common cause.
 
-Entries are read generically by kind: a new kind of entry is explained by
-the generic sentence until it gets a template of its own in ``_SENTENCES``.
+Each kind of entry has its sentence in ``_SENTENCES``.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC
 from typing import Any, Protocol
 
-from application.entries import GRANT, INVOICE, PURCHASE, RESTORE, LedgerEntry, rfc3339
-from application.money import with_currency
+from application.entries import CREDITING, GRANT, INVOICE, PURCHASE, RESTORE, EntryKind, LedgerEntry, rfc3339
+from application.money import with_currency as _money
 from domain.credit_account import NO_CURRENCY
 from domain.errors import InvalidCommandError
 from domain.rules import check_key, quoted
@@ -68,9 +67,6 @@ class Explanation:
     grants: list[dict[str, Any]]
     # What took credits from the balance: invoices and calling-credit purchases.
     usage: list[dict[str, Any]]
-    # Every other kind of entry, generically (none yet: a kind without a
-    # list of its own lands here).
-    other_entries: list[dict[str, Any]]
     close_matches: list[str]
     sentences: list[str] = field(default_factory=list)
     # Voided invoices and the credits they gave back.
@@ -116,7 +112,7 @@ def _unknown(account_id: str, matches: list[str], why: str) -> Explanation:
         )
     else:
         sentences.append("No known account id differs from it only in case or whitespace.")
-    return Explanation(account_id, False, False, [], [], [], [], matches, sentences)
+    return Explanation(account_id, False, False, [], [], [], matches, sentences)
 
 
 def _known(account_id: str, entries: list[LedgerEntry]) -> Explanation:
@@ -133,7 +129,6 @@ def _known(account_id: str, entries: list[LedgerEntry]) -> Explanation:
         balances=balances,
         grants=[_fact(e) for e in grants],
         usage=[_fact(e) for e in entries if e.kind in (INVOICE, PURCHASE)],
-        other_entries=[_fact(e) for e in entries if e.kind not in (GRANT, INVOICE, PURCHASE, RESTORE)],
         close_matches=[],
         sentences=sentences,
         restores=[_restore_fact(e) for e in restores],
@@ -151,7 +146,7 @@ def _balances(entries: list[LedgerEntry]) -> list[Balance]:
         last[entry.currency] = entry.balance_after_minor
         total = totals.setdefault(entry.currency, {GRANT: 0, RESTORE: 0, INVOICE: 0})
         # Invoices and purchases both take from the balance: "used".
-        total[entry.kind if entry.kind in (GRANT, RESTORE) else INVOICE] += entry.amount_minor
+        total[entry.kind if entry.kind in CREDITING else INVOICE] += entry.amount_minor
     return [
         Balance(c, b, _money(b, c), totals[c][GRANT], totals[c][INVOICE], totals[c][RESTORE])
         for c, b in sorted(last.items())
@@ -201,10 +196,6 @@ def _restore_fact(entry: LedgerEntry) -> dict[str, Any]:
         "occurred_at": rfc3339(entry.occurred_at),
         "event_id": entry.event_id,
     }
-
-
-def _money(minor: int, currency: str) -> str:
-    return with_currency(minor, currency)
 
 
 def _when(entry: LedgerEntry) -> str:
@@ -259,15 +250,8 @@ def _restore(e: LedgerEntry) -> str:
     )
 
 
-def _generic(e: LedgerEntry) -> str:
-    return (
-        f"On {_when(e)} {e.kind.replace('_', ' ')} {e.key} moved {_money(e.amount_minor, e.currency)}; "
-        f"the balance became {_money(e.balance_after_minor, e.currency)}."
-    )
-
-
-# One template per kind of entry; a kind without one gets the generic sentence.
-_SENTENCES: dict[str, Callable[[LedgerEntry], str]] = {
+# One template per kind of entry.
+_SENTENCES: dict[EntryKind, Callable[[LedgerEntry], str]] = {
     GRANT: _grant,
     INVOICE: _invoice,
     PURCHASE: _purchase,
@@ -276,7 +260,7 @@ _SENTENCES: dict[str, Callable[[LedgerEntry], str]] = {
 
 
 def _sentence(entry: LedgerEntry) -> str:
-    return _SENTENCES.get(entry.kind, _generic)(entry)
+    return _SENTENCES[entry.kind](entry)
 
 
 class Explainer:

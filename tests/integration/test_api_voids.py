@@ -102,3 +102,11 @@ def test_the_invoice_lookup_refuses_bad_ids_and_strangers(api: Api) -> None:
         403,
         405,
     )
+
+
+def test_the_lookup_and_the_void_are_named_as_responses_in_the_openapi(api: Api) -> None:
+    # when the OpenAPI document is read
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    # then the lookup's answer is InvoiceResponse and the void's VoidResponse, as the routes name them
+    assert {"InvoiceResponse", "VoidResponse", "GrantResponse", "PurchaseResponse"} <= set(schemas)
+    assert "InvoiceLookup" not in schemas

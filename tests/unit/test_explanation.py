@@ -65,7 +65,7 @@ def test_credits_used_up_are_hidden_and_the_invoices_that_used_them_are_named(le
         ("inv-2026-002", 0, "0.00 USD"),
     ]
     assert explained.grants[0]["occurred_at"].endswith("Z")
-    assert explained.other_entries == explained.restores == [] and explained.close_matches == []
+    assert explained.restores == [] and explained.close_matches == []
     assert [(b.granted_minor, b.used_minor, b.restored_minor) for b in explained.balances] == [
         (2500, 2500, 0)
     ]
@@ -104,7 +104,6 @@ def test_a_voided_invoice_gives_its_credits_back_in_a_sentence_and_a_restore_fac
         "the balance became 25.00 USD."
     )
     # and a restore fact, not an other entry
-    assert explained.other_entries == []
     (restore,) = explained.restores
     assert {
         k: restore[k] for k in ("invoice_id", "currency", "credits_restored_minor", "before_invoice")
@@ -247,3 +246,13 @@ def test_close_matches_are_bounded(ledger: Ledger) -> None:
 def test_text_that_could_never_be_an_account_id_is_refused(ledger: Ledger, given: str, why: str) -> None:
     with pytest.raises(InvalidCommandError, match=why.replace(".", r"\.")):
         explain(given, ledger, KnownIds())
+
+
+def test_every_kind_of_entry_has_a_sentence_of_its_own() -> None:
+    # then no kind of ledger entry can reach the explanation without one
+    from typing import get_args
+
+    from application.entries import EntryKind
+    from application.explanation import _SENTENCES
+
+    assert set(_SENTENCES) == set(get_args(EntryKind))

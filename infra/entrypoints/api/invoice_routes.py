@@ -5,20 +5,15 @@ billing can ask what was decided right after it was."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from application.results import InvoiceLookup
 from infra.entrypoints.api.models import InvoiceResponse
-from infra.entrypoints.api.routes import _problems
+from infra.entrypoints.api.routes import AccountWriter, _problems
 
 
-class InvoiceReader(Protocol):
-    def invoice(self, invoice_id: str) -> InvoiceLookup | None: ...
-
-
-def invoices_router(ledger: Callable[[], InvoiceReader], authorized: Any) -> APIRouter:
+def invoices_router(ledger: Callable[[], AccountWriter], authorized: Any) -> APIRouter:
     # "any_text", as for accounts: an id holding "/" is refused by the id
     # check with a 422, not routed to a 404.
     router = APIRouter(

@@ -35,20 +35,23 @@ class PurchaseRequest(_Request):
     currency: StrictStr = Field(description="ISO 4217 code", examples=["USD"])
 
 
-def _answer_of(result: type[object], descriptions: dict[str, str]) -> type[BaseModel]:
-    """The HTTP answer of a write: the fields of the ledger's result record,
-    taken from it rather than written again, so the two cannot drift."""
+def _answer_of(name: str, result: type[object], descriptions: dict[str, str]) -> type[BaseModel]:
+    """The HTTP answer named ``name``: the fields of the ledger's result
+    record, taken from it rather than written again, so the two cannot drift."""
     hints = get_type_hints(result)
     fields: dict[str, Any] = {
         f.name: (hints[f.name], Field(description=descriptions.get(f.name)))
         for f in dataclasses.fields(result)  # type: ignore[arg-type]
         if f.init and f.name != "is_new"
     }
-    return create_model(result.__name__.replace("Result", "Response"), **fields)
+    return create_model(name, **fields)
 
 
-GrantResponse = _answer_of(GrantResult, {"balance_minor": "The currency's balance right after this grant"})
+GrantResponse = _answer_of(
+    "GrantResponse", GrantResult, {"balance_minor": "The currency's balance right after this grant"}
+)
 PurchaseResponse = _answer_of(
+    "PurchaseResponse",
     PurchaseResult,
     {
         "credits_used_minor": "Promotional credits spent on the purchase",
@@ -59,6 +62,7 @@ PurchaseResponse = _answer_of(
 
 
 VoidResponse = _answer_of(
+    "VoidResponse",
     VoidResult,
     {
         "currency": "The invoice's currency; XXX (no currency) when voided before it was decided",
@@ -67,6 +71,7 @@ VoidResponse = _answer_of(
     },
 )
 InvoiceResponse = _answer_of(
+    "InvoiceResponse",
     InvoiceLookup,
     {
         "balance_after_minor": "The currency's balance right after the decision",
@@ -173,6 +178,5 @@ class ExplanationResponse(BaseModel):
     restores: list[ExplainedRestore] = Field(
         description="Voided invoices and what they gave back, oldest first"
     )
-    other_entries: list[dict[str, object]] = Field(description="Entries of any other kind, oldest first")
     close_matches: list[str] = Field(description="Known ids differing only in case or whitespace")
     sentences: list[str] = Field(description="The explanation in plain sentences")

@@ -21,6 +21,7 @@ from infra.entrypoints.cli.audit_runs import export_store, verify_store
 from infra.entrypoints.cli.context import container, existing_ledger
 from infra.entrypoints.cli.output import (
     EXIT_INVALID,
+    JsonFlag,
     emit,
     emit_json,
     fail,
@@ -36,8 +37,6 @@ EXIT_FINDINGS = 4
 app = typer.Typer(
     help="Audit the record: past balances, statements, verification, exports.", no_args_is_help=True
 )
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
 
 
 def parse_instant(text: str, option: str) -> datetime:

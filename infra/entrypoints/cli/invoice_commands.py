@@ -6,8 +6,16 @@ from __future__ import annotations
 import typer
 
 from infra.entrypoints.cli.context import existing_ledger, ledger
-from infra.entrypoints.cli.ledger_commands import JsonFlag
-from infra.entrypoints.cli.output import EXIT_FAILURE, emit, fail, money, table, user_errors
+from infra.entrypoints.cli.output import (
+    EXIT_FAILURE,
+    JsonFlag,
+    emit,
+    fail,
+    money,
+    optional_money,
+    table,
+    user_errors,
+)
 
 app = typer.Typer()
 
@@ -43,7 +51,6 @@ def invoice(invoice_id: str, as_json: JsonFlag = False) -> None:
     if found is None:
         fail(f"no decision is recorded for invoice {invoice_id!r}", EXIT_FAILURE)
     currency = found.currency
-    restored = found.credits_restored_minor
     emit(
         as_json,
         found.to_json(),
@@ -57,7 +64,7 @@ def invoice(invoice_id: str, as_json: JsonFlag = False) -> None:
                     money(found.amount_due_minor, currency),
                     money(found.balance_after_minor, currency),
                     "yes" if found.voided else "no",
-                    "" if restored is None else money(restored, currency),
+                    optional_money(found.credits_restored_minor, currency),
                 ]
             ],
         ),

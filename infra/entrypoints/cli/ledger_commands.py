@@ -12,11 +12,10 @@ from application.entries import rfc3339
 from application.money import to_minor
 from domain.rules import GRANT_REASONS
 from infra.entrypoints.cli.context import existing_ledger, ledger
-from infra.entrypoints.cli.output import emit, money, optional_money, stdout, table, user_errors
+from infra.entrypoints.cli.output import JsonFlag, emit, money, optional_money, stdout, table, user_errors
 
 app = typer.Typer()
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
 Currency = Annotated[str, typer.Option("--currency", help="ISO 4217 code, e.g. USD.")]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -84,8 +84,10 @@ def emit(as_json: bool, payload: dict[str, Any], render: Callable[[], None]) -> 
         render()
 
 
-def money(minor: int, currency: str) -> str:
-    return with_currency(minor, currency)
+money = with_currency
+
+# Every command's --json.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
 
 
 def optional_money(minor: int | None, currency: str) -> str:

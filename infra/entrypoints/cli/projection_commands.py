@@ -9,15 +9,13 @@ import typer
 
 from infra.adapters.store.urls import check_ledger_exists
 from infra.entrypoints.cli.context import container, serve_components
-from infra.entrypoints.cli.output import emit, progress, table, user_errors
+from infra.entrypoints.cli.output import JsonFlag, emit, progress, table, user_errors
 from infra.entrypoints.workers import parts
 
 app = typer.Typer(
     help="Build and inspect the read models (balances, history, analytics).", no_args_is_help=True
 )
 serve_app = typer.Typer()
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
 
 
 def _status() -> dict[str, int]:

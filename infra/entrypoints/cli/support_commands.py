@@ -8,11 +8,9 @@ import typer
 
 from application.explanation import Explainer, Explanation
 from infra.entrypoints.cli.context import container, existing_ledger
-from infra.entrypoints.cli.output import emit, stdout, table, user_errors
+from infra.entrypoints.cli.output import JsonFlag, emit, stdout, table, user_errors
 
 app = typer.Typer()
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
 
 
 @app.command()
@@ -42,7 +40,7 @@ def _render(explained: Explanation) -> None:
                 for g in explained.grants
             ],
         )
-    used = explained.usage + explained.other_entries
+    used = explained.usage
     if used:
         table(
             "Where the credits went",

@@ -45,6 +45,8 @@ class Sessions:
         material = "\n".join(sorted(self._tokens)).encode()
         self._key = hmac.new(b"promocredits-console-session", material, hashlib.sha256).digest()
         self._signer = URLSafeTimedSerializer(self._key, salt="console-session")
+        # Fingerprint to role, computed once: the tokens do not change while serving.
+        self._roles = [(self._fingerprint(token), role) for token, role in self._tokens.items()]
 
     def _fingerprint(self, token: str) -> str:
         return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
@@ -68,8 +70,8 @@ class Sessions:
         if session.fingerprint is None:
             return None
         found = None
-        for token, role in self._tokens.items():
-            if hmac.compare_digest(self._fingerprint(token), session.fingerprint):
+        for fingerprint, role in self._roles:
+            if hmac.compare_digest(fingerprint, session.fingerprint):
                 found = role
         return found
 
