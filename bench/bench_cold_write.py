@@ -20,11 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pipeline import postgres_server, store_urls, with_servers
+from seeding import BATCH
 
 from application.ledger import InvoiceRequest, Ledger
 from infra.adapters.store.urls import persistence_env
 
-BATCH = 2_000
 REPEATS = 5
 
 

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import fresh_pg_database, postgres_server, with_servers
 from seeding import seed
 
+from infra.adapters.store.raw_log import raw_log
 from infra.settings import Settings
 from infra.wiring.container import Container
 
@@ -99,24 +100,23 @@ def main() -> None:
     if args.quick:
         args.events, args.accounts = 20_000, 2_000
     rows: list[tuple[str, int, float, float, float]] = []
+    stores = args.stores.split(",")
+    # Started (or found) once for the run, not once per database.
+    pg_server = postgres_server(args.postgres) if "postgres" in stores else ""
     with tempfile.TemporaryDirectory() as tmp:
-        for store in args.stores.split(","):
+        for store in stores:
             if store == "sqlite":
                 url, views_url = f"sqlite:///{tmp}/ledger.db", f"sqlite:///{tmp}/views.db"
             else:
-                url = fresh_pg_database(postgres_server(args.postgres))
-                views_url = fresh_pg_database(postgres_server(args.postgres))
+                # The views in a database of their own, as the floor's rows are.
+                url, views_url = fresh_pg_database(pg_server), fresh_pg_database(pg_server)
             seed(url, args.accounts, args.events)
-            from infra.adapters.store.raw_log import raw_log
-
             events = raw_log(url).head()
             seconds, cpu = time_projection(url, views_url, args.batch_size)
             if store == "sqlite":
                 floor = sqlite_floor(f"{tmp}/floor.db", events, args.batch_size)
             else:
-                floor = postgres_floor(
-                    fresh_pg_database(postgres_server(args.postgres)), events, args.batch_size
-                )
+                floor = postgres_floor(fresh_pg_database(pg_server), events, args.batch_size)
             rows.append((store, events, seconds, cpu, floor))
     print(f"\nprojection benchmark: views caught up from empty, batches of {args.batch_size}")
     print(

@@ -265,8 +265,9 @@ def test_unauthenticated_30_mb_bodies_in_parallel_are_refused_at_once_without_me
         growth_mib = (peak - baseline) / 1024
         shown = " | ".join(", ".join(f"{s * 1000:.1f}" for s in sorted(a)) for a in attempts)
         print(f"\n401 after (ms): {shown}; RSS {baseline / 1024:.1f} MiB, peak growth {growth_mib:.1f} MiB")
-        # then each is refused within 50 ms
+        # then each is refused within 50 ms, and no attempt stalled
         assert max(attempts[-1]) < 0.050, shown
+        assert max(s for a in attempts for s in a) < 1.0, shown
         # and the server's memory did not grow with the bodies it was sent
         assert growth_mib < 20, f"RSS grew by {growth_mib:.1f} MiB"
         # and it still answers

@@ -146,7 +146,7 @@ def test_hostile_look_ups_are_a_page(console: Console) -> None:
 def test_an_invoice_the_ledger_never_decided_is_a_404_page(console: Console) -> None:
     # given a void of an invoice not generated yet: recorded, but no decision
     voided = httpx.post(
-        f"{console.base}/v1/accounts/acct-h/promotional-credits/voids",
+        f"{console.base}/v1/accounts/acct-early/promotional-credits/voids",
         json={"invoice_id": "inv-early"},
         headers={"Authorization": "Bearer tok-operator"},
     )

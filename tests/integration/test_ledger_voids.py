@@ -109,7 +109,7 @@ def test_one_batch_decides_invoices_and_voids_in_order(ledger: Ledger) -> None:
 def test_the_invoice_lookup_reads_the_recorded_decision(ledger: Ledger) -> None:
     # given a decided invoice
     ledger.grant("acct-alice", "grant-1", "USD", 1000, "promotion")
-    settled = ledger.apply_invoice("acct-alice", "inv-2026-020", "USD", 2500)
+    ledger.apply_invoice("acct-alice", "inv-2026-020", "USD", 2500)
     # when it is looked up, before and after its void
     before = ledger.invoice("inv-2026-020")
     ledger.void_invoice("acct-alice", "inv-2026-020")
@@ -122,7 +122,7 @@ def test_the_invoice_lookup_reads_the_recorded_decision(ledger: Ledger) -> None:
         "account_id": "acct-alice",
         "currency": "USD",
         "invoice_total_minor": 2500,
-        "credits_applied_minor": settled.credits_applied_minor,
+        "credits_applied_minor": 1000,
         "amount_due_minor": 1500,
         "balance_after_minor": 0,
         "decided_at": decided_at,

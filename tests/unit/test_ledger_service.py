@@ -28,15 +28,25 @@ def stored(ledger: Ledger) -> int:
     return ledger.recorder.max_notification_id() or 0
 
 
-def failing_inserts(ledger: Ledger, monkeypatch: pytest.MonkeyPatch, failures: int) -> list[int]:
-    """Make the next `failures` inserts lose an optimistic-concurrency race."""
+LOST_RACE = IntegrityError("another writer took this version")
+OUTAGE = OperationalError("database is unavailable")
+
+
+def failing_inserts(
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+    failures: int,
+    error: Exception = LOST_RACE,
+) -> list[int]:
+    """Make the next `failures` inserts fail with ``error``: by default, lose
+    an optimistic-concurrency race."""
     calls: list[int] = []
     real = ledger.recorder.insert_events
 
     def insert(stored_events: Any, **kwargs: Any) -> Any:
         calls.append(len(stored_events))
         if len(calls) <= failures:
-            raise IntegrityError("another writer took this version")
+            raise error
         return real(stored_events, **kwargs)
 
     monkeypatch.setattr(ledger.recorder, "insert_events", insert)
@@ -115,33 +125,18 @@ def test_results_publish_their_fields_without_the_is_new_flag(ledger: Ledger) ->
     assert [e["event_id"] for e in ledger.history("acct-alice")] == [expected_id]
 
 
-def failing_with_outages(ledger: Ledger, monkeypatch: pytest.MonkeyPatch, failures: int) -> list[int]:
-    """Make the next `failures` inserts find the database unavailable."""
-    calls: list[int] = []
-    real = ledger.recorder.insert_events
-
-    def insert(stored_events: Any, **kwargs: Any) -> Any:
-        calls.append(len(stored_events))
-        if len(calls) <= failures:
-            raise OperationalError("database is unavailable")
-        return real(stored_events, **kwargs)
-
-    monkeypatch.setattr(ledger.recorder, "insert_events", insert)
-    return calls
-
-
 def test_an_outage_shorter_than_the_retry_budget_is_ridden_out(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a database unavailable for two attempts (the budget is three)
-    calls = failing_with_outages(ledger, monkeypatch, failures=MAX_UNAVAILABLE_ATTEMPTS - 1)
+    calls = failing_inserts(ledger, monkeypatch, MAX_UNAVAILABLE_ATTEMPTS - 1, OUTAGE)
     # when credits are granted, then the third attempt records them
     assert ledger.grant("acct-alice", "grant-1", "USD", 500, "promotion").balance_minor == 500
     assert len(calls) == MAX_UNAVAILABLE_ATTEMPTS
 
 
 def test_an_outage_past_the_retry_budget_is_reported(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = failing_with_outages(ledger, monkeypatch, failures=MAX_UNAVAILABLE_ATTEMPTS)
+    calls = failing_inserts(ledger, monkeypatch, MAX_UNAVAILABLE_ATTEMPTS, OUTAGE)
     with pytest.raises(OperationalError):
         ledger.grant("acct-alice", "grant-1", "USD", 500, "promotion")
     assert len(calls) == MAX_UNAVAILABLE_ATTEMPTS
