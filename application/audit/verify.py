@@ -254,7 +254,7 @@ class Verifier:
         currency = data["currency"]
         line = self._line(account, currency)
         if shape.kind == RESTORE:
-            self._replay_restore(position, account, line, data)
+            self._replay_restore(position, account, line, currency, data[shape.key], data[shape.amount])
         elif shape.charge is None:
             amount = data[shape.amount]
             if type(amount) is not int or amount <= 0:
@@ -311,9 +311,8 @@ class Verifier:
         line.last_position = position
 
     def _replay_restore(
-        self, position: int, account: _Account, line: _Currency, data: dict[str, Any]
+        self, position: int, account: _Account, line: _Currency, currency: str, invoice_id: str, amount: Any
     ) -> None:
-        invoice_id, amount, currency = data["invoice_id"], data["credits_restored_minor"], data["currency"]
         if type(amount) is not int or amount < 0:
             self._add(
                 DECISION_RULE,
