@@ -13,6 +13,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from projections.changes import HistoryRow
+    from projections.ports import ViewStore
 
 
 class InvalidCursorError(ValueError):
@@ -48,3 +53,15 @@ def decode_cursor(cursor: str) -> int:
     if digits == text or not _VERSION.fullmatch(digits) or not 0 < int(digits) <= MAX_VERSION:
         raise _refuse(cursor)
     return int(digits)
+
+
+def history_page(
+    store: ViewStore, account_uuid: str, limit: int, cursor: str | None
+) -> tuple[list[HistoryRow], str | None]:
+    """One page of an account's history, newest first, and the cursor of the
+    next page (None on the last): one row more than the page says whether
+    there is one."""
+    before = decode_cursor(cursor) if cursor else None
+    rows = store.history(account_uuid, limit + 1, before)
+    page = list(rows[:limit])
+    return page, encode_cursor(page[-1].version) if len(rows) > limit else None

@@ -27,7 +27,7 @@ from infra.entrypoints.api.models import (
     VoidRequest,
     VoidResponse,
 )
-from projections.cursor import decode_cursor, encode_cursor
+from projections.cursor import history_page
 from projections.ledger_views import history_entry_from_row
 from projections.ports import ViewStore
 
@@ -149,14 +149,8 @@ def accounts_router(
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> dict[str, Any]:
         """Usage history, newest first; pages stay stable while entries arrive."""
-        before = decode_cursor(cursor) if cursor else None
-        rows = views().history(_uuid(account_id), limit + 1, before)
-        page = rows[:limit]
-        more = len(rows) > limit
-        return {
-            "entries": [history_entry_from_row(row) for row in page],
-            "next_cursor": encode_cursor(page[-1].version) if more else None,
-        }
+        page, next_cursor = history_page(views(), _uuid(account_id), limit, cursor)
+        return {"entries": [history_entry_from_row(row) for row in page], "next_cursor": next_cursor}
 
     @router.post("/promotional-credits/grants", response_model=GrantResponse, **_write("grant"))
     def grant(account_id: str, body: GrantRequest, response: Response) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from infra.entrypoints.api.console.forms import ConsoleError, form_fields, page_
 from infra.entrypoints.api.console.session import Session, Sessions
 from infra.entrypoints.api.routes import AccountWriter
 from projections.changes import entry_from_row
-from projections.cursor import InvalidCursorError, decode_cursor, encode_cursor
+from projections.cursor import InvalidCursorError, history_page
 from projections.ports import ViewStore
 
 log = logging.getLogger("promocredits.api")
@@ -204,12 +204,10 @@ def console_router(ports: ConsolePorts) -> APIRouter:
             account_id = _account_id(query(request, "account_id"))
             limit = page_size(request, HISTORY_PAGE, LARGEST_HISTORY_PAGE)
             cursor = query(request, "cursor")
-            before = decode_cursor(cursor) if cursor else None
             account_uuid = str(CreditAccount.id_for(account_id))
             store = ports.views()
             view = store.account(account_uuid)
-            rows = store.history(account_uuid, limit + 1, before)
-            page = rows[:limit]
+            page, next_cursor = history_page(store, account_uuid, limit, cursor)
             return render(
                 visit,
                 "account.html",
@@ -230,7 +228,7 @@ def console_router(ports: ConsolePorts) -> APIRouter:
                 history=[history_line(entry_from_row(row)) for row in page],
                 limit=limit,
                 first_page=cursor is None,
-                next_cursor=encode_cursor(page[-1].version) if len(rows) > limit else None,
+                next_cursor=next_cursor,
                 may_grant=visit.role in WRITE_ACCOUNTS,
             )
 
