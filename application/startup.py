@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from eventsourcing.persistence import IntegrityError, InternalError, OperationalError
+from eventsourcing.persistence import IntegrityError, InternalError, OperationalError, ProgrammingError
 
 T = TypeVar("T")
 
@@ -26,8 +26,13 @@ def creating_tables(build: Callable[[], T]) -> T:
     for attempt in range(ATTEMPTS):
         try:
             return build()
-        except (IntegrityError, InternalError, OperationalError) as error:
+        except (IntegrityError, InternalError, OperationalError, ProgrammingError) as error:
             if isinstance(error, OperationalError) and "locked" not in str(error):
+                raise
+            # A type or index the winner created between our check and our
+            # CREATE ("relation ... already exists"); any other programming
+            # error is a bug, raised at once.
+            if isinstance(error, ProgrammingError) and "already exists" not in str(error):
                 raise
             if attempt == ATTEMPTS - 1:
                 raise
