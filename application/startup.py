@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -26,8 +27,16 @@ def creating_tables(build: Callable[[], T]) -> T:
     for attempt in range(ATTEMPTS):
         try:
             return build()
-        except (IntegrityError, InternalError, OperationalError, ProgrammingError) as error:
-            if isinstance(error, OperationalError) and "locked" not in str(error):
+        except (
+            IntegrityError,
+            InternalError,
+            OperationalError,
+            ProgrammingError,
+            sqlite3.OperationalError,
+        ) as error:
+            # SQLite's own error escapes eventsourcing when a new connection's
+            # "PRAGMA journal_mode=WAL" meets another process's write lock.
+            if isinstance(error, OperationalError | sqlite3.OperationalError) and "locked" not in str(error):
                 raise
             # A type or index the winner created between our check and our
             # CREATE ("relation ... already exists"); any other programming

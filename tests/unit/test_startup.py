@@ -37,3 +37,13 @@ def test_any_other_failure_is_raised_at_once(error: Exception) -> None:
     with pytest.raises(type(error)):
         creating_tables(build)  # type: ignore[arg-type]
     assert len(calls) == 1
+
+
+def test_sqlite_locked_while_another_process_creates_the_store_is_built_again() -> None:
+    # given a new connection's PRAGMA that meets another process's write lock
+    import sqlite3
+
+    calls, build = failing_then_built(sqlite3.OperationalError("database is locked"))
+    # when the recorder is built, then the second attempt succeeds
+    assert creating_tables(build) == "recorder"  # type: ignore[arg-type]
+    assert len(calls) == 2
