@@ -44,6 +44,15 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             *claims
         )
         events = Identifier(self.datastore.schema), Identifier(events_table_name)
+        # One array per column rather than one array of the composite type
+        # eventsourcing inserts: psycopg dumps arrays of uuids, integers,
+        # text and bytes in C, but a composite's fields one by one in Python,
+        # which was the largest cost of saving a batch.
+        self._insert_columns = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::{2}[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "RETURNING notification_id"
+        ).format(*events, Identifier(self.datastore.originator_id_type))
         streams = "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
         # Each stream from its latest snapshot on: the snapshot first, then
         # the events after it (all of them where there is no snapshot).
@@ -107,6 +116,22 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             )
             if rows:
                 curs.execute(self._insert_keys, [list(column) for column in zip(*rows, strict=True)])
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._insert_columns,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            prepare=True,
+        )
 
     def recorded_by_key(self, wanted: Sequence[tuple[UUID, str]]) -> list[StoredEvent]:
         if not wanted:
