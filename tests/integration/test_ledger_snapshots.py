@@ -190,6 +190,25 @@ def test_snapshots_hold_totals_only(ledgers: tuple[Ledger, Ledger]) -> None:
     assert not {"_grants", "_invoices", "_purchases", "_voids"} & set(latest.state)
 
 
+def test_every_snapshot_holds_what_a_replay_of_the_store_gives_at_its_version(
+    ledgers: tuple[Ledger, Ledger],
+) -> None:
+    # given snapshots taken from the accounts in hand, one write at a time
+    # and by a batch that carries an account past an interval mid-way
+    writer, cold = ledgers
+    history_of(writer, invoices=EVERY + 2)
+    writer.apply_invoices([InvoiceRequest(ALICE, f"batch-{n}", "USD", 100) for n in range(EVERY * 2)])
+    assert writer.snapshots is not None and cold.snapshots is not None
+    cold.snapshots = cold.repository.snapshot_store = None  # replays every event
+    snapshots = list(writer.snapshots.get(CreditAccount.id_for(ALICE)))
+    assert len(snapshots) >= 2
+    for snapshot in snapshots:
+        # when the store's events are replayed up to that snapshot's version
+        replayed = cold.repository.get(CreditAccount.id_for(ALICE), version=snapshot.originator_version)
+        # then the snapshot holds exactly the replayed account's state
+        assert snapshot.state == CreditAccount.Snapshot.take(replayed).state
+
+
 def test_a_snapshot_that_cannot_be_taken_leaves_the_decision_recorded_once(
     ledgers: tuple[Ledger, Ledger], monkeypatch: pytest.MonkeyPatch
 ) -> None:
