@@ -32,7 +32,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "SELECT hash FROM {0}.{1} WHERE notification_id < %s ORDER BY notification_id DESC LIMIT 1"
         ).format(*chain)
         self._insert_links = SQL(
-            "INSERT INTO {0}.{1} SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
+            "INSERT INTO {0}.{1} SELECT * FROM unnest(%b::bigint[], %b::bytea[])"
         ).format(*chain)
         claims = Identifier(self.datastore.schema), Identifier(events_table_name + CLAIMS_SUFFIX)
         self.sql_create_statements.append(
@@ -40,17 +40,17 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 "CREATE TABLE IF NOT EXISTS {0}.{1} (invoice_id text PRIMARY KEY, account_id text NOT NULL)"
             ).format(*claims)
         )
-        self._insert_claims = SQL("INSERT INTO {0}.{1} SELECT * FROM unnest(%s::text[], %s::text[])").format(
+        self._insert_claims = SQL("INSERT INTO {0}.{1} SELECT * FROM unnest(%b::text[], %b::text[])").format(
             *claims
         )
         events = Identifier(self.datastore.schema), Identifier(events_table_name)
         # One array per column rather than one array of the composite type
-        # eventsourcing inserts: psycopg dumps arrays of uuids, integers,
-        # text and bytes in C, but a composite's fields one by one in Python,
-        # which was the largest cost of saving a batch.
+        # eventsourcing inserts, and every array in binary (%b): psycopg
+        # dumps a composite's fields, and any array as text, in Python, byte
+        # by byte for bytea. That was the largest cost of saving a batch.
         self._insert_columns = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{2}[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
         ).format(*events, Identifier(self.datastore.originator_id_type))
         streams = "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
@@ -62,20 +62,20 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         )
         self._select_streams = SQL(
             "WITH latest AS (SELECT originator_id, max(originator_version) AS v FROM {0}.{1} "
-            "WHERE originator_id = ANY(%s) GROUP BY originator_id) "
+            "WHERE originator_id = ANY(%b) GROUP BY originator_id) "
             "SELECT originator_id, originator_version, topic, state FROM ("
             "SELECT s.originator_id, s.originator_version, s.topic, s.state, 0 AS part FROM {0}.{1} s "
             "JOIN latest l ON s.originator_id = l.originator_id AND s.originator_version = l.v "
             "UNION ALL SELECT e.originator_id, e.originator_version, e.topic, e.state, 1 FROM {2}.{3} e "
             "LEFT JOIN latest l ON e.originator_id = l.originator_id "
-            "WHERE e.originator_id = ANY(%s) AND e.originator_version > coalesce(l.v, 0)"
+            "WHERE e.originator_id = ANY(%b) AND e.originator_version > coalesce(l.v, 0)"
             ") AS streams ORDER BY originator_id, part, originator_version"
         ).format(*snapshots, *events)
         self._select_first_events = SQL(
-            streams + "WHERE originator_id = ANY(%s) AND originator_version = 1"
+            streams + "WHERE originator_id = ANY(%b) AND originator_version = 1"
         ).format(*events)
         self._select_owners = SQL(
-            "SELECT invoice_id, account_id FROM {0}.{1} WHERE invoice_id = ANY(%s)"
+            "SELECT invoice_id, account_id FROM {0}.{1} WHERE invoice_id = ANY(%b)"
         ).format(*claims)
         keys = Identifier(self.datastore.schema), Identifier(events_table_name + KEYS_SUFFIX)
         events = Identifier(self.datastore.schema), Identifier(events_table_name)
@@ -86,7 +86,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             ).format(*keys)
         )
         self._insert_keys = SQL(
-            "INSERT INTO {0}.{1} SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bigint[])"
+            "INSERT INTO {0}.{1} SELECT * FROM unnest(%b::uuid[], %b::text[], %b::bigint[])"
         ).format(*keys)
         self._any_key = SQL("SELECT 1 FROM {0}.{1} LIMIT 1").format(*keys)
         self._all_events = SQL("SELECT originator_id, originator_version, topic, state FROM {0}.{1}").format(
@@ -94,7 +94,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         )
         self._select_by_key = SQL(
             "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-            "FROM unnest(%s::uuid[], %s::text[]) AS wanted(originator_id, business_key) "
+            "FROM unnest(%b::uuid[], %b::text[]) AS wanted(originator_id, business_key) "
             "JOIN {0}.{1} k USING (originator_id, business_key) "
             "JOIN {2}.{3} e "
             "ON e.originator_id = k.originator_id AND e.originator_version = k.originator_version"
