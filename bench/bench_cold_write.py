@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import postgres_server, store_urls, with_servers
+from bench_pipeline import postgres_server_for, store_urls, with_servers
 from seeding import BATCH
 
 from application.ledger import InvoiceRequest, Ledger
@@ -68,7 +68,7 @@ def main() -> None:
     lengths = [1, 1_000, 10_000] if args.quick else [int(n) for n in args.lengths.split(",")]
     print(f"\ncold write (median of {REPEATS} grants through a fresh ledger) by history length")
     print(f"{'store':10} {'events':>9} {'ms':>9} {'x floor':>8}")
-    pg_server = postgres_server(args.postgres)
+    pg_server = postgres_server_for(args.stores.split(","), args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
             url, _ = store_urls(store, tmp, pg_server)

@@ -263,6 +263,11 @@ def postgres_server(configured: str) -> str:
     )
 
 
+def postgres_server_for(stores: list[str], configured: str) -> str:
+    """``postgres_server`` when PostgreSQL is among the stores benchmarked, else ""."""
+    return postgres_server(configured) if "postgres" in stores else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

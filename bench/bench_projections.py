@@ -23,7 +23,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import fresh_pg_database, postgres_server, with_servers
+from bench_pipeline import fresh_pg_database, postgres_server_for, with_servers
 from seeding import seed
 
 from infra.adapters.store.raw_log import raw_log
@@ -102,7 +102,7 @@ def main() -> None:
     rows: list[tuple[str, int, float, float, float]] = []
     stores = args.stores.split(",")
     # Started (or found) once for the run, not once per database.
-    pg_server = postgres_server(args.postgres) if "postgres" in stores else ""
+    pg_server = postgres_server_for(stores, args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
         for store in stores:
             if store == "sqlite":

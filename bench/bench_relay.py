@@ -26,7 +26,7 @@ from kafka import KafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import create_topics, postgres_server, store_urls, with_servers
+from bench_pipeline import create_topics, postgres_server_for, store_urls, with_servers
 from seeding import seed
 
 from application.ledger import InvoiceRequest
@@ -102,7 +102,7 @@ def main() -> None:
     if args.quick:
         args.accounts = 10_000
     rows: list[tuple[str, float, float]] = []
-    pg_server = postgres_server(args.postgres)
+    pg_server = postgres_server_for(args.stores.split(","), args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
             url, _ = store_urls(store, tmp, pg_server)
