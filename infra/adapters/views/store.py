@@ -223,13 +223,17 @@ class ViewStoreMixin:
 
     def _current(self, c: Any, table: str, column: str, keys: Iterable[Any]) -> list[dict[str, Any]]:
         """Every row of ``table`` whose ``column`` is one of ``keys``."""
-        rows: list[dict[str, Any]] = []
-        for chunk in _chunks(sorted(set(keys))):
+        return [_decoded(table, row) for row in self._select_in(c, table, column, sorted(set(keys)))]
+
+    def _select_in(self, c: Any, table: str, column: str, keys: Sequence[Any]) -> list[Any]:
+        """The stored rows of ``table`` whose ``column`` is one of ``keys``."""
+        rows: list[Any] = []
+        for chunk in _chunks(keys):
             c.execute(
                 self.views_sql.where_in(f"SELECT * FROM {table}", column, len(chunk)),
                 {f"k{i}": key for i, key in enumerate(chunk)},
             )
-            rows.extend(_decoded(table, row) for row in c.fetchall())
+            rows.extend(c.fetchall())
         return rows
 
     def _upsert(self, c: Any, statement: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
