@@ -28,6 +28,7 @@ from application.entries import GRANT, INVOICE, RESTORE, SHAPES_BY_TOPIC, EventS
 from domain.credit_account import CreditAccount
 from projections.changes import AccountSeen, BalanceMoved, Change, DailyMoved, HistoryRow
 from projections.storable import MAX_AMOUNT_BITS, storable_text
+from projections.stored_fields import StoredFields
 
 R = TypeVar("R")
 
@@ -179,7 +180,8 @@ def _entry_plan(shape: EventShape) -> Plan:
     return plan
 
 
-def _plan_for(topic: str) -> Plan | None:
+def _plan_for(topic: str) -> tuple[type, Plan] | None:
+    """The event class a topic names and its plan; None for the canonical way."""
     try:
         cls = resolve_topic(topic)
     except Exception:  # an unknown topic: the canonical way sets it aside
@@ -188,29 +190,29 @@ def _plan_for(topic: str) -> Plan | None:
         return None
     # In the canonical way's order: an Opened first, then the entries' shapes.
     if issubclass(cls, CreditAccount.Opened):
-        return _opened
+        return cls, _opened
     shape = SHAPES_BY_TOPIC.get(get_topic(cls))
-    return None if shape is None else _entry_plan(shape)
+    return None if shape is None else (cls, _entry_plan(shape))
 
 
 class StoredChanges:
     """Changes of stored events by the plan of their topic, made once."""
 
     def __init__(self, mapper: Mapper[Any]) -> None:
-        self._mapper = mapper
-        self._plans: dict[str, Plan | None] = {}
+        self._fields = StoredFields(mapper)
+        self._plans: dict[str, tuple[type, Plan] | None] = {}
 
     def changes(self, notification: Notification) -> list[Change] | None:
         """The event's changes, or None: then ask ``changes_for``."""
         topic = notification.topic
         try:
-            plan = self._plans[topic]
+            planned = self._plans[topic]
         except KeyError:
-            plan = self._plans[topic] = _plan_for(topic)
-        if plan is None:
+            planned = self._plans[topic] = _plan_for(topic)
+        if planned is None:
             return None
+        cls, plan = planned
         try:
-            # The mapper decodes and upcasts exactly as for the canonical way.
-            return plan(vars(self._mapper.to_domain_event(notification)), notification.id)
+            return plan(self._fields.of(notification, cls), notification.id)
         except Exception:  # the canonical way meets it again, and words it
             return None
