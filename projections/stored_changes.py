@@ -51,12 +51,17 @@ def event_id(account_uuid: str, version: int) -> str:
     return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{variant}{digest[17:20]}-{digest[20:32]}"
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
 def _record(cls: type[R], values: dict[str, Any]) -> R:
     # A frozen dataclass's __init__ sets each field through
-    # object.__setattr__, three times the cost of filling its __dict__; the
-    # values are the complete set of fields, so the records compare equal.
-    record: R = object.__new__(cls)
-    record.__dict__.update(values)
+    # object.__setattr__, three times the cost of giving it its __dict__
+    # (as eventsourcing's mapper builds events); the values are the complete
+    # set of fields, so the records compare equal.
+    record: R = _new(cls)
+    _set(record, "__dict__", values)
     return record
 
 
@@ -64,9 +69,13 @@ def _storable(value: object) -> bool:
     return type(value) is str and storable_text(value) is value
 
 
+# |n| < 2**MAX_AMOUNT_BITS is n.bit_length() <= MAX_AMOUNT_BITS, without a call.
+_BOUND = 2**MAX_AMOUNT_BITS
+
+
 def _whole(value: object) -> bool:
     # Exact type: bool is an int, and neither it nor a float is an amount.
-    return type(value) is int and value.bit_length() <= MAX_AMOUNT_BITS
+    return type(value) is int and -_BOUND < value < _BOUND
 
 
 # History columns that only some kinds have: None unless the shape has them.
@@ -100,13 +109,19 @@ def _entry_plan(shape: EventShape) -> Plan:
         )
         key, currency = fields[key_field], fields["currency"]
         amount, balance = fields[amount_field], fields["balance_after_minor"]
+        # _whole() inline for the four numbers every entry has: this is
+        # the projector's innermost loop.
         if not (
             type(originator_id) is UUID
             and type(timestamp) is datetime
-            and _whole(version)
-            and _whole(notification_id)
-            and _whole(amount)
-            and _whole(balance)
+            and type(version) is int
+            and type(notification_id) is int
+            and type(amount) is int
+            and type(balance) is int
+            and -_BOUND < amount < _BOUND
+            and -_BOUND < balance < _BOUND
+            and -_BOUND < version < _BOUND
+            and -_BOUND < notification_id < _BOUND
             and _storable(key)
             and _storable(currency)
         ):

@@ -94,6 +94,10 @@ def test_every_recorded_kind_is_read_from_its_stored_fields_as_the_canonical_way
         (2, {"amount_minor": 1.5}),
         (2, {"amount_minor": True}),
         (2, {"amount_minor": 2**13_001}),
+        (2, {"amount_minor": 2**13_000}),  # one bit past what the views take
+        (2, {"balance_after_minor": 2**13_000 - 1}),  # the most they take
+        (2, {"balance_after_minor": -(2**13_000 - 1)}),
+        (2, {"balance_after_minor": -(2**13_000)}),
         (2, {"balance_after_minor": 2**70}),  # past 64 bits, still exact
         (2, {"amount_minor": "100"}),
         (2, {"currency": 7}),
