@@ -38,17 +38,18 @@ Plan = Callable[[dict[str, Any], int], list[Change] | None]
 
 # application.entries.event_id's namespace: a test holds the two equal.
 _EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:promotional-credits:event").bytes
-_VARIANT = "89ab"
+# uuid5 keeps 128 bits of the SHA-1, then sets the version nibble to 5 and
+# the top two bits of the variant nibble to 10: each hex digit's variant.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def event_id(account_uuid: str, version: int) -> str:
     """application.entries.event_id from the account's uuid as text, which
     the changes need anyway: uuid5 builds two UUID objects to get there."""
     digest = sha1(_EVENT_NAMESPACE + f"{account_uuid}:{version}".encode()).hexdigest()
-    # uuid5 keeps 128 bits of the SHA-1, then sets the version nibble to 5
-    # and the two variant bits to 10.
-    variant = _VARIANT[int(digest[16], 16) & 3]
-    return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{variant}{digest[17:20]}-{digest[20:32]}"
+    return (
+        f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{_VARIANT[digest[16]]}{digest[17:20]}-{digest[20:32]}"
+    )
 
 
 _new = object.__new__

@@ -123,6 +123,17 @@ def _one_row_per_account(seen: Iterable[AccountSeen]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
+# The day's columns every move adds to.
+_DAILY_SUMS = (
+    "granted_minor",
+    "applied_minor",
+    "calling_credits_minor",
+    "invoices_decided",
+    "invoices_touched",
+    "restored_minor",
+)
+
+
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
@@ -213,10 +224,22 @@ class ViewStoreMixin:
     def _write(self, c: Any, changes: Sequence[Change]) -> None:
         # vars(), not asdict(): the records hold only scalars, and asdict's
         # deep copy would cost more than the writes.
-        accounts = _one_row_per_account(change for change in changes if isinstance(change, AccountSeen))
-        balances = [change for change in changes if isinstance(change, BalanceMoved)]
-        history = [_encoded("view_history", vars(ch)) for ch in changes if isinstance(ch, HistoryRow)]
-        daily = [change for change in changes if isinstance(change, DailyMoved)]
+        seen: list[AccountSeen] = []
+        balances: list[BalanceMoved] = []
+        history: list[dict[str, Any]] = []
+        daily: list[DailyMoved] = []
+        # One pass: four passes over every change of a batch cost more than
+        # some of the writes.
+        for change in changes:
+            if isinstance(change, HistoryRow):
+                history.append(_encoded("view_history", vars(change)))
+            elif isinstance(change, AccountSeen):
+                seen.append(change)
+            elif isinstance(change, BalanceMoved):
+                balances.append(change)
+            elif isinstance(change, DailyMoved):
+                daily.append(change)
+        accounts = _one_row_per_account(seen)
         if accounts:
             self._write_rows(c, "UPSERT_ACCOUNT", accounts)
         if balances:
@@ -312,28 +335,16 @@ class ViewStoreMixin:
         changed_grants: dict[tuple[str, str, str], dict[str, Any]] = {}
         for move in moves:
             key = (move.day, move.currency)
-            row = daily.setdefault(
-                key,
-                {
+            row = daily.get(key)
+            if row is None:
+                row = daily[key] = {
                     "day": move.day,
                     "currency": move.currency,
-                    "granted_minor": 0,
-                    "applied_minor": 0,
-                    "calling_credits_minor": 0,
-                    "invoices_decided": 0,
-                    "invoices_touched": 0,
-                    "restored_minor": 0,
-                },
-            )
-            for column in (
-                "granted_minor",
-                "applied_minor",
-                "calling_credits_minor",
-                "invoices_decided",
-                "invoices_touched",
-                "restored_minor",
-            ):
-                row[column] += getattr(move, column)
+                    **dict.fromkeys(_DAILY_SUMS, 0),
+                }
+            values = vars(move)
+            for column in _DAILY_SUMS:
+                row[column] += values[column]
             changed_days[key] = row
             if move.granted_reason is not None:
                 grant_key = (move.day, move.currency, move.granted_reason)
