@@ -14,6 +14,8 @@ from infra.adapters.views import schema
 from infra.adapters.views.store import ViewStatements, ViewStoreMixin
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
+# Keys per "IN (...)" list: far below SQLite's limit on bound parameters.
+_IN_CHUNK = 500
 
 
 class SQLiteViewRecorder(ViewStoreMixin, SQLiteTrackingRecorder):
@@ -33,6 +35,15 @@ class SQLiteViewRecorder(ViewStoreMixin, SQLiteTrackingRecorder):
         # it makes anew for every row, which cost a third of a batch's inserts.
         positional, values = _positional(self.views_sql[statement])
         c.executemany(positional, map(values, rows))
+
+    def _select_in(self, c: Any, table: str, column: str, keys: Sequence[Any]) -> list[Any]:
+        # By position too, in chunks far below SQLite's limit on parameters.
+        rows: list[Any] = []
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            c.execute(f"SELECT * FROM {table} WHERE {column} IN ({', '.join('?' * len(chunk))})", chunk)
+            rows.extend(c.fetchall())
+        return rows
 
 
 @cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -24,9 +24,6 @@ from projections.ports import (
 )
 
 log = logging.getLogger("promocredits.projections")
-
-# Keys per "IN (...)" list: far below SQLite's limit on bound parameters.
-_IN_CHUNK = 500
 
 
 class ViewsSchemaError(Exception):
@@ -74,11 +71,6 @@ class ViewStatements:
     def __getitem__(self, name: str) -> str:
         return self.statements[name]
 
-    def where_in(self, select: str, column: str, count: int) -> str:
-        """``select`` restricted to rows whose ``column`` is one of ``count`` values."""
-        names = ", ".join(f":k{i}" for i in range(count))
-        return self.convert(f"{select} WHERE {column} IN ({names})")
-
 
 def _money_text(value: object) -> str | None:
     """A money value as the decimal text both databases store exactly."""
@@ -102,8 +94,14 @@ def _encoded(table: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _decoded(table: str, row: Any) -> dict[str, Any]:
     """A row with its money as int (SQLite gives text, PostgreSQL Decimal)."""
-    money = schema.MONEY.get(table, frozenset())
-    return {key: int(value) if key in money and value is not None else value for key, value in _mapping(row)}
+    # dict() takes a sqlite3.Row and a psycopg dict row alike; then only the
+    # money columns are looked at, as in _encoded.
+    decoded = dict(row)
+    for key in schema.MONEY.get(table, ()):
+        value = decoded.get(key)
+        if value is not None:
+            decoded[key] = int(value)
+    return decoded
 
 
 def _one_row_per_account(seen: Iterable[AccountSeen]) -> list[dict[str, Any]]:
@@ -132,11 +130,6 @@ _DAILY_SUMS = (
     "invoices_touched",
     "restored_minor",
 )
-
-
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
 
 
 class ViewStoreMixin:
@@ -254,15 +247,9 @@ class ViewStoreMixin:
         return [_decoded(table, row) for row in self._select_in(c, table, column, sorted(set(keys)))]
 
     def _select_in(self, c: Any, table: str, column: str, keys: Sequence[Any]) -> list[Any]:
-        """The stored rows of ``table`` whose ``column`` is one of ``keys``."""
-        rows: list[Any] = []
-        for chunk in _chunks(keys):
-            c.execute(
-                self.views_sql.where_in(f"SELECT * FROM {table}", column, len(chunk)),
-                {f"k{i}": key for i, key in enumerate(chunk)},
-            )
-            rows.extend(c.fetchall())
-        return rows
+        """The stored rows of ``table`` whose ``column`` is one of ``keys``:
+        each database passes many keys its own way."""
+        raise NotImplementedError
 
     def _upsert(self, c: Any, statement: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
         params = [_encoded(table, row) for row in rows]
@@ -495,9 +482,3 @@ class ViewStoreMixin:
 def _sort_key(row: tuple[object, ...]) -> tuple[tuple[bool, str], ...]:
     # None sorts first; every value compares as text so mixed columns sort.
     return tuple((value is not None, str(value)) for value in row)
-
-
-def _mapping(row: Any) -> Iterator[tuple[str, Any]]:
-    """(column, value) pairs from a sqlite3.Row or a psycopg dict row."""
-    keys = row.keys()
-    return ((key, row[key]) for key in keys)
