@@ -79,8 +79,7 @@ def _whole(value: object) -> bool:
     return type(value) is int and -_BOUND < value < _BOUND
 
 
-# History columns that only some kinds have: None unless the shape has them.
-_KIND_ONLY = ("invoice_total_minor", "amount_due_minor", "price_minor", "reason", "note")
+# The fields only some kinds have that hold text; the others are amounts.
 _TEXT_EXTRAS = frozenset({"reason", "note"})
 
 
@@ -95,7 +94,9 @@ def _opened(fields: dict[str, Any], notification_id: int) -> list[Change] | None
 
 
 def _entry_plan(shape: EventShape) -> Plan:
-    kind, key_field, amount_field, extras = shape.kind, shape.key, shape.amount, shape.extras
+    kind, key_field, amount_field = shape.kind, shape.key, shape.amount
+    # (field, holds text) of the fields only this kind has.
+    extras = tuple((name, name in _TEXT_EXTRAS) for name in shape.extras)
     # The column each kind's amount adds to, in the balance and in the day.
     moved = {GRANT: "granted_minor", INVOICE: "applied_minor", RESTORE: "restored_minor"}.get(
         kind, "calling_credits_minor"
@@ -127,14 +128,32 @@ def _entry_plan(shape: EventShape) -> Plan:
             and _storable(currency)
         ):
             return None
-        kind_only = dict.fromkeys(_KIND_ONLY)
-        for name in extras:
+        kind_only = []
+        for name, text in extras:
             value = fields[name]
-            if not (_storable(value) if name in _TEXT_EXTRAS else _whole(value)):
+            if not (_storable(value) if text else _whole(value)):
                 return None
-            kind_only[name] = value
+            kind_only.append((name, value))
         account_uuid = str(originator_id)
         occurred_at = rfc3339(timestamp)
+        history = {
+            "account_uuid": account_uuid,
+            "version": version,
+            "notification_id": notification_id,
+            "event_id": event_id(account_uuid, version),
+            "type": kind,
+            "business_key": key,
+            "currency": currency,
+            "amount_minor": amount,
+            "balance_minor": balance,
+            "occurred_at": occurred_at,
+            "invoice_total_minor": None,
+            "amount_due_minor": None,
+            "price_minor": None,
+            "reason": None,
+            "note": None,
+        }
+        history.update(kind_only)
         changes: list[Change] = [
             _record(
                 AccountSeen, {"account_uuid": account_uuid, "account_id": None, "occurred_at": occurred_at}
@@ -154,22 +173,7 @@ def _entry_plan(shape: EventShape) -> Plan:
                     moved: amount,
                 },
             ),
-            _record(
-                HistoryRow,
-                {
-                    **kind_only,
-                    "account_uuid": account_uuid,
-                    "version": version,
-                    "notification_id": notification_id,
-                    "event_id": event_id(account_uuid, version),
-                    "type": kind,
-                    "business_key": key,
-                    "currency": currency,
-                    "amount_minor": amount,
-                    "balance_minor": balance,
-                    "occurred_at": occurred_at,
-                },
-            ),
+            _record(HistoryRow, history),
         ]
         # A restore of nothing moves no day's totals (see ledger_views).
         if kind != RESTORE or amount != 0:
@@ -181,7 +185,7 @@ def _entry_plan(shape: EventShape) -> Plan:
                         "day": occurred_at[:10],
                         "currency": currency,
                         "granted_minor": 0,
-                        "granted_reason": kind_only["reason"] if grants else None,
+                        "granted_reason": history["reason"] if grants else None,
                         "applied_minor": 0,
                         "calling_credits_minor": 0,
                         "invoices_decided": int(kind == INVOICE),
