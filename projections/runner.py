@@ -21,6 +21,7 @@ from eventsourcing.persistence import DataError, IntegrityError, Mapper, Notific
 from projections.ledger_views import LedgerViewsProjection, Prepared
 from projections.ports import SetAside, TrackingConflictError
 from projections.storable import storable_error
+from projections.stored_changes import StoredChanges
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class ViewsRunner:
         self.mapper = mapper
         self.application_name = application_name
         self.batch_size = batch_size
+        self._stored_changes = StoredChanges(mapper)
 
     def position(self) -> int:
         """The last notification id the views include (0: none)."""
@@ -119,6 +121,9 @@ class ViewsRunner:
             after = item[0]
 
     def _prepare(self, notification: Notification) -> Prepared:
+        changes = self._stored_changes.changes(notification)
+        if changes is not None:
+            return notification.id, changes
         return self.projection.prepare(notification.id, lambda: self.mapper.to_domain_event(notification))
 
     @staticmethod

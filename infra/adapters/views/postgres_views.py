@@ -29,6 +29,15 @@ class PostgresViewRecorder(ViewStoreMixin, PostgresTrackingRecorder):
         table = f'"{self.datastore.schema}"."{self.tracking_table_name}"'
         self.views_sql = ViewStatements(schema.pyformat, table)
 
+    def _select_in(self, c: Any, table: str, column: str, keys: Sequence[Any]) -> list[Any]:
+        # One array parameter: one statement whatever the number of keys,
+        # the same text every time (so the server prepares it once), where
+        # chunks of hundreds of parameters each cost a round trip and a plan.
+        if not keys:
+            return []
+        c.execute(f"SELECT * FROM {table} WHERE {column} = ANY(%s)", (list(keys),))
+        return list(c.fetchall())
+
     def _write_rows(self, c: Any, statement: str, rows: Sequence[dict[str, Any]]) -> None:
         # All rows in one statement, as one JSON document: a statement per row
         # (even pipelined) spent most of a batch's time waiting on the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -24,9 +24,6 @@ from projections.ports import (
 )
 
 log = logging.getLogger("promocredits.projections")
-
-# Keys per "IN (...)" list: far below SQLite's limit on bound parameters.
-_IN_CHUNK = 500
 
 
 class ViewsSchemaError(Exception):
@@ -74,11 +71,6 @@ class ViewStatements:
     def __getitem__(self, name: str) -> str:
         return self.statements[name]
 
-    def where_in(self, select: str, column: str, count: int) -> str:
-        """``select`` restricted to rows whose ``column`` is one of ``count`` values."""
-        names = ", ".join(f":k{i}" for i in range(count))
-        return self.convert(f"{select} WHERE {column} IN ({names})")
-
 
 def _money_text(value: object) -> str | None:
     """A money value as the decimal text both databases store exactly."""
@@ -91,14 +83,25 @@ def _money_text(value: object) -> str | None:
 
 
 def _encoded(table: str, params: dict[str, Any]) -> dict[str, Any]:
-    money = schema.MONEY.get(table, frozenset())
-    return {key: _money_text(value) if key in money else value for key, value in params.items()}
+    # A copy with the few money columns replaced: cheaper than testing
+    # every column of every row.
+    encoded = params.copy()
+    for key in schema.MONEY.get(table, ()):
+        if key in encoded:
+            encoded[key] = _money_text(encoded[key])
+    return encoded
 
 
 def _decoded(table: str, row: Any) -> dict[str, Any]:
     """A row with its money as int (SQLite gives text, PostgreSQL Decimal)."""
-    money = schema.MONEY.get(table, frozenset())
-    return {key: int(value) if key in money and value is not None else value for key, value in _mapping(row)}
+    # dict() takes a sqlite3.Row and a psycopg dict row alike; then only the
+    # money columns are looked at, as in _encoded.
+    decoded = dict(row)
+    for key in schema.MONEY.get(table, ()):
+        value = decoded.get(key)
+        if value is not None:
+            decoded[key] = int(value)
+    return decoded
 
 
 def _one_row_per_account(seen: Iterable[AccountSeen]) -> list[dict[str, Any]]:
@@ -118,9 +121,15 @@ def _one_row_per_account(seen: Iterable[AccountSeen]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _IN_CHUNK):
-        yield values[start : start + _IN_CHUNK]
+# The day's columns every move adds to.
+_DAILY_SUMS = (
+    "granted_minor",
+    "applied_minor",
+    "calling_credits_minor",
+    "invoices_decided",
+    "invoices_touched",
+    "restored_minor",
+)
 
 
 class ViewStoreMixin:
@@ -208,10 +217,22 @@ class ViewStoreMixin:
     def _write(self, c: Any, changes: Sequence[Change]) -> None:
         # vars(), not asdict(): the records hold only scalars, and asdict's
         # deep copy would cost more than the writes.
-        accounts = _one_row_per_account(change for change in changes if isinstance(change, AccountSeen))
-        balances = [change for change in changes if isinstance(change, BalanceMoved)]
-        history = [_encoded("view_history", vars(ch)) for ch in changes if isinstance(ch, HistoryRow)]
-        daily = [change for change in changes if isinstance(change, DailyMoved)]
+        seen: list[AccountSeen] = []
+        balances: list[BalanceMoved] = []
+        history: list[dict[str, Any]] = []
+        daily: list[DailyMoved] = []
+        # One pass: four passes over every change of a batch cost more than
+        # some of the writes.
+        for change in changes:
+            if isinstance(change, HistoryRow):
+                history.append(_encoded("view_history", vars(change)))
+            elif isinstance(change, AccountSeen):
+                seen.append(change)
+            elif isinstance(change, BalanceMoved):
+                balances.append(change)
+            elif isinstance(change, DailyMoved):
+                daily.append(change)
+        accounts = _one_row_per_account(seen)
         if accounts:
             self._write_rows(c, "UPSERT_ACCOUNT", accounts)
         if balances:
@@ -223,14 +244,12 @@ class ViewStoreMixin:
 
     def _current(self, c: Any, table: str, column: str, keys: Iterable[Any]) -> list[dict[str, Any]]:
         """Every row of ``table`` whose ``column`` is one of ``keys``."""
-        rows: list[dict[str, Any]] = []
-        for chunk in _chunks(sorted(set(keys))):
-            c.execute(
-                self.views_sql.where_in(f"SELECT * FROM {table}", column, len(chunk)),
-                {f"k{i}": key for i, key in enumerate(chunk)},
-            )
-            rows.extend(_decoded(table, row) for row in c.fetchall())
-        return rows
+        return [_decoded(table, row) for row in self._select_in(c, table, column, sorted(set(keys)))]
+
+    def _select_in(self, c: Any, table: str, column: str, keys: Sequence[Any]) -> list[Any]:
+        """The stored rows of ``table`` whose ``column`` is one of ``keys``:
+        each database passes many keys its own way."""
+        raise NotImplementedError
 
     def _upsert(self, c: Any, statement: str, table: str, rows: Iterable[dict[str, Any]]) -> None:
         params = [_encoded(table, row) for row in rows]
@@ -303,28 +322,16 @@ class ViewStoreMixin:
         changed_grants: dict[tuple[str, str, str], dict[str, Any]] = {}
         for move in moves:
             key = (move.day, move.currency)
-            row = daily.setdefault(
-                key,
-                {
+            row = daily.get(key)
+            if row is None:
+                row = daily[key] = {
                     "day": move.day,
                     "currency": move.currency,
-                    "granted_minor": 0,
-                    "applied_minor": 0,
-                    "calling_credits_minor": 0,
-                    "invoices_decided": 0,
-                    "invoices_touched": 0,
-                    "restored_minor": 0,
-                },
-            )
-            for column in (
-                "granted_minor",
-                "applied_minor",
-                "calling_credits_minor",
-                "invoices_decided",
-                "invoices_touched",
-                "restored_minor",
-            ):
-                row[column] += getattr(move, column)
+                    **dict.fromkeys(_DAILY_SUMS, 0),
+                }
+            values = vars(move)
+            for column in _DAILY_SUMS:
+                row[column] += values[column]
             changed_days[key] = row
             if move.granted_reason is not None:
                 grant_key = (move.day, move.currency, move.granted_reason)
@@ -475,9 +482,3 @@ class ViewStoreMixin:
 def _sort_key(row: tuple[object, ...]) -> tuple[tuple[bool, str], ...]:
     # None sorts first; every value compares as text so mixed columns sort.
     return tuple((value is not None, str(value)) for value in row)
-
-
-def _mapping(row: Any) -> Iterator[tuple[str, Any]]:
-    """(column, value) pairs from a sqlite3.Row or a psycopg dict row."""
-    keys = row.keys()
-    return ((key, row[key]) for key in keys)
