@@ -9,6 +9,7 @@ the amounts, the balance after, when, and which event. They read them from a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,12 @@ from eventsourcing.utils import get_topic
 from domain.credit_account import CreditAccount
 
 _EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:promotional-credits:event")
+# uuid5 by hand: the namespace is hashed once, and no UUID object is built
+# per id. The relay names every event it publishes, and uuid5's own UUID
+# construction cost more than the hash. Equal to uuid5 (a test says so).
+_NAMESPACE_SHA1 = hashlib.sha1(_EVENT_NAMESPACE.bytes)
+_UUID5_KEEP = ((1 << 128) - 1) ^ (0xF000 << 64) ^ (0xC000 << 48)
+_UUID5_SET = (0x5000 << 64) | (0x8000 << 48)  # version 5, RFC 4122 variant
 
 EntryKind = Literal["grant", "invoice", "calling_credit_purchase", "restore"]
 GRANT: EntryKind = "grant"
@@ -38,8 +45,14 @@ EntryEvent = (
 
 
 def event_id(originator_id: UUID, originator_version: int) -> str:
-    """A recorded event's public id: stable, so republishing keeps it."""
-    return str(uuid5(_EVENT_NAMESPACE, f"{originator_id}:{originator_version}"))
+    """A recorded event's public id: stable, so republishing keeps it.
+
+    ``str(uuid5(namespace, f"{originator_id}:{originator_version}"))``."""
+    digest = _NAMESPACE_SHA1.copy()
+    digest.update(f"{originator_id}:{originator_version}".encode())
+    number = int.from_bytes(digest.digest()[:16], "big") & _UUID5_KEEP | _UUID5_SET
+    hex_ = f"{number:032x}"
+    return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
 
 
 def rfc3339(moment: datetime) -> str:
