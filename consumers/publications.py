@@ -30,7 +30,16 @@ from pydantic import (
     WrapValidator,
 )
 
-from application.entries import GRANT, INVOICE, PURCHASE, RESTORE, EntryKind, ledger_entry
+from application.entries import (
+    GRANT,
+    INVOICE,
+    PURCHASE,
+    RESTORE,
+    EntryEvent,
+    EntryKind,
+    PublicReader,
+    entry_kind,
+)
 from consumers import contracts
 from domain.credit_account import CreditAccount
 
@@ -95,16 +104,18 @@ class Publisher:
         if isinstance(event, CreditAccount.Opened):
             self._remember(event.originator_id, event.account_id)
             return []
-        entry = ledger_entry(event)
-        if entry is None:
+        plan = _PLANS.get(type(event)) or _plan(type(event))
+        if plan is None:
             return []
-        account_id = self._account_id(entry.account_uuid)
-        # The entry's values are read once for both of its messages.
-        values = entry.public(_kind_names(entry.kind))
-        values["account_id"] = account_id
+        assert isinstance(event, EntryEvent)
+        read, encoders = plan
+        # The entry's values, read once for all of its messages.
+        values = read(event)
+        account_id = values["account_id"] = self._account_id(event.originator_id)
+        public_id = values["event_id"]
         return [
-            Publication(channel, account_id, encoder.encode(values), entry.event_id)
-            for channel, encoder in _encoders(entry.kind)
+            Publication(channel, account_id, encoder.encode(values), public_id)
+            for channel, encoder in encoders
         ]
 
     def _account_id(self, originator_id: UUID) -> str:
@@ -119,28 +130,6 @@ class Publisher:
         self._accounts.move_to_end(originator_id)
         while len(self._accounts) > self._cache_size:
             self._accounts.popitem(last=False)
-
-
-@cache
-def _entry_names(model: type[BaseModel]) -> tuple[str, ...]:
-    # Once per message model, not once per message.
-    return tuple(name for name in model.model_fields if name not in OWN_FIELDS)
-
-
-@cache
-def _encoders(kind: EntryKind) -> tuple[tuple[Channel, OutboundEncoder], ...]:
-    """The messages an entry of ``kind`` becomes, in publishing order."""
-    ledger_event = (Channel.LEDGER_EVENTS, OutboundEncoder(_LEDGER_EVENTS[kind]))
-    settlement = _SETTLEMENTS.get(kind)
-    if settlement is None:
-        return (ledger_event,)
-    return ((Channel.SETTLEMENTS, OutboundEncoder(settlement)), ledger_event)
-
-
-@cache
-def _kind_names(kind: EntryKind) -> tuple[str, ...]:
-    names = (name for _, encoder in _encoders(kind) for name in _entry_names(encoder.model))
-    return tuple(dict.fromkeys(names))
 
 
 # What the contract's JSON Schema may say of a field that OutboundEncoder
@@ -232,3 +221,37 @@ class OutboundEncoder:
             if type(value) is not int or value < 0:
                 return False
         return all(type(message[name]) is int for name in self._integers)
+
+
+@cache
+def _entry_names(model: type[BaseModel]) -> tuple[str, ...]:
+    # Once per message model, not once per message.
+    return tuple(name for name in model.model_fields if name not in OWN_FIELDS)
+
+
+@cache
+def _encoders(kind: EntryKind) -> tuple[tuple[Channel, OutboundEncoder], ...]:
+    """The messages an entry of ``kind`` becomes, in publishing order."""
+    ledger_event = (Channel.LEDGER_EVENTS, OutboundEncoder(_LEDGER_EVENTS[kind]))
+    settlement = _SETTLEMENTS.get(kind)
+    if settlement is None:
+        return (ledger_event,)
+    return ((Channel.SETTLEMENTS, OutboundEncoder(settlement)), ledger_event)
+
+
+_Plan = tuple[PublicReader, tuple[tuple[Channel, OutboundEncoder], ...]]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(event_class: type) -> _Plan | None:
+    """How events of ``event_class`` are read and written; None for those not published."""
+    kind = entry_kind(event_class)
+    if kind is None:
+        return None
+    encoders = _encoders(kind)
+    names = [name for _, encoder in encoders for name in _entry_names(encoder.model)]
+    plan = _PLANS[event_class] = (
+        PublicReader(event_class, tuple(dict.fromkeys([*names, "event_id"]))),
+        encoders,
+    )
+    return plan
