@@ -73,7 +73,10 @@ class KeyHashPartitioner(Partitioner):  # type: ignore[misc]  # kafka-python is 
         return ordered[(self._hash(bytes(serialized_key)) & 0x7FFFFFFF) % len(ordered)]
 
 
-def producer(settings: Settings, client_id: str) -> KafkaProducer:
+def producer(settings: Settings, client_id: str, *, linger_ms: int = 5) -> KafkaProducer:
+    """``linger_ms``: how long a batch may wait for more records. A caller
+    that flushes after every burst of sends can let batches wait for the
+    flush, so the sender thread does not compete with it while it sends."""
     # Idempotent, acks from every in-sync replica: a retried send is never
     # written twice and an acknowledged one is not lost with one broker.
     return KafkaProducer(
@@ -81,7 +84,7 @@ def producer(settings: Settings, client_id: str) -> KafkaProducer:
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
+        linger_ms=linger_ms,
         batch_size=256 * 1024,
         compression_type=None,
         partitioner=KeyHashPartitioner(),
