@@ -55,6 +55,7 @@ def test_what_orjson_would_read_differently_is_left_to_the_mapper(container: Con
         stored.state[:-1] + b', "extra": 1.5}',
         stored.state[:-1] + b', "extra": [1, 2]}',
         stored.state[:-1] + b', "extra": {"a": 1}}',
+        stored.state[:-1] + b', "extra": {"_type_": "datetime_iso", "_data_": "2026-01-02T03:04:05+00:00"}}',
         stored.state[:-1] + b', "extra": "\\ud800"}',  # a lone surrogate
         stored.state[:-1] + b', "extra": NaN}',
         orjson.dumps({**state, "class_version": 1}),
