@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import orjson
@@ -64,8 +63,10 @@ class Channel(Enum):
     LEDGER_EVENTS = "ledger-events"
 
 
-@dataclass(frozen=True)
-class Publication:
+class Publication(NamedTuple):
+    """One message to send. A named tuple: built twice per invoice, it costs
+    half what a frozen dataclass does."""
+
     channel: Channel
     key: str
     value: bytes
@@ -120,8 +121,11 @@ class Publisher:
 
     def _account_id(self, originator_id: UUID) -> str:
         account_id = self._accounts.get(originator_id)
-        if account_id is None:
-            account_id = self._directory.account_ids_of([originator_id])[originator_id]
+        if account_id is not None:
+            # Known, so nothing to evict: only its place in the LRU order moves.
+            self._accounts.move_to_end(originator_id)
+            return account_id
+        account_id = self._directory.account_ids_of([originator_id])[originator_id]
         self._remember(originator_id, account_id)
         return account_id
 
