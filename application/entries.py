@@ -9,10 +9,11 @@ the amounts, the balance after, when, and which event. They read them from a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha1
+from operator import attrgetter
 from typing import Any, Literal, overload
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -23,6 +24,8 @@ from domain.credit_account import CreditAccount
 _EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:promotional-credits:event")
 # The namespace's part of every event id's SHA-1, hashed once.
 _EVENT_ID_HASH = sha1(_EVENT_NAMESPACE.bytes, usedforsecurity=False)
+# The RFC 4122 variant bits over a hex digit's two low bits.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 EntryKind = Literal["grant", "invoice", "calling_credit_purchase", "restore"]
 GRANT: EntryKind = "grant"
@@ -40,20 +43,19 @@ EntryEvent = (
 )
 
 
-def event_id(originator_id: UUID, originator_version: int) -> str:
+def event_id(originator_id: UUID | str, originator_version: int) -> str:
     """A recorded event's public id: stable, so republishing keeps it.
 
     It is ``uuid5(_EVENT_NAMESPACE, "<originator id>:<version>")``, computed
-    without building UUID objects: every settlement and every published
-    event needs one, and uuid5 cost more than deciding the invoice.
+    without building UUID objects: every settlement, published event and
+    history row needs one, and uuid5 cost more than deciding the invoice.
+    The id may be given as text, as the views read it.
     """
     digest = _EVENT_ID_HASH.copy()
     digest.update(f"{originator_id}:{originator_version}".encode())
-    raw = bytearray(digest.digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    hex_ = raw.hex()
-    return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
+    hex_ = digest.hexdigest()
+    # Version 5 in the thirteenth digit, the variant in the seventeenth.
+    return f"{hex_[:8]}-{hex_[8:12]}-5{hex_[13:16]}-{_VARIANT[hex_[16]]}{hex_[17:20]}-{hex_[20:32]}"
 
 
 def rfc3339(moment: datetime) -> str:
@@ -172,6 +174,25 @@ PUBLIC_NAMES: dict[str, str] = {
 _HISTORY_TAIL = ("currency", "balance_minor", "occurred_at", "event_id")
 
 
+def _sources(shape: EventShape) -> dict[str, str]:
+    return {
+        "key": shape.key,
+        "currency": "currency",
+        "amount_minor": shape.amount,
+        "balance_after_minor": "balance_after_minor",
+        "occurred_at": "timestamp",
+        "account_uuid": "originator_id",
+        "account_version": "originator_version",
+        **{name: name for name in shape.extras},
+    }
+
+
+# The event attribute each entry field is read from, by kind; the entry's kind
+# is its shape's and its event_id is computed. Fields of KindAmounts that a
+# kind lacks are None in its entries.
+_SOURCES: dict[EntryKind, dict[str, str]] = {kind: _sources(shape) for kind, shape in SHAPES_BY_KIND.items()}
+
+
 @overload
 def ledger_entry(event: EntryEvent) -> LedgerEntry: ...
 @overload
@@ -189,13 +210,58 @@ def ledger_entry(event: object) -> LedgerEntry | None:
     assert isinstance(event, EntryEvent)
     return LedgerEntry(
         kind=shape.kind,
-        key=getattr(event, shape.key),
-        currency=event.currency,
-        amount_minor=getattr(event, shape.amount),
-        balance_after_minor=event.balance_after_minor,
-        occurred_at=event.timestamp,
         event_id=event_id(event.originator_id, event.originator_version),
-        account_uuid=event.originator_id,
-        account_version=event.originator_version,
-        **{name: getattr(event, name) for name in shape.extras},
+        **{field: getattr(event, name) for field, name in _SOURCES[shape.kind].items()},
     )
+
+
+def entry_kind(event_class: type) -> EntryKind | None:
+    """The kind of entry events of ``event_class`` record; None for bookkeeping ones."""
+    shape = _SHAPES.get(event_class)
+    return None if shape is None else shape.kind
+
+
+def _tuple_getter(attributes: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    """attrgetter, always answering a tuple."""
+    if len(attributes) > 1:
+        getter: Callable[[object], tuple[Any, ...]] = attrgetter(*attributes)
+        return getter
+    return lambda event: tuple(getattr(event, attribute) for attribute in attributes)
+
+
+class PublicReader:
+    """``ledger_entry(event).public(names)`` for events of one class, read
+    straight from the event: for readers of every event (the relay), which
+    need a few names of each and no entry object.
+    """
+
+    def __init__(self, event_class: type[EntryEvent], names: tuple[str, ...]) -> None:
+        shape = _SHAPES[event_class]
+        sources = _SOURCES[shape.kind]
+        self.kind = shape.kind
+        fields = {name: PUBLIC_NAMES[name] for name in names}
+        read = [(name, sources[field]) for name, field in fields.items() if field in sources]
+        # Each attribute read (and a time shown as text) once, however many
+        # names show it: decided_at and occurred_at are both the timestamp.
+        attributes = tuple(dict.fromkeys(attribute for _, attribute in read))
+        self._shown = tuple((name, attributes.index(attribute)) for name, attribute in read)
+        self._attributes = _tuple_getter(attributes)
+        # The kind, and the KindAmounts this kind lacks (None).
+        self._constants = {
+            name: shape.kind if field == "kind" else None
+            for name, field in fields.items()
+            if field not in sources and field != "event_id"
+        }
+        self._event_ids = tuple(name for name, field in fields.items() if field == "event_id")
+
+    def __call__(self, event: EntryEvent) -> dict[str, Any]:
+        found = [
+            rfc3339(value) if isinstance(value, datetime) else value for value in self._attributes(event)
+        ]
+        values = {name: found[index] for name, index in self._shown}
+        values.update(self._constants)
+        if self._event_ids:
+            values.update(
+                dict.fromkeys(self._event_ids, event_id(event.originator_id, event.originator_version))
+            )
+        return values

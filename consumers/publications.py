@@ -10,17 +10,35 @@ transaction.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel
+import orjson
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    PlainSerializer,
+    PlainValidator,
+    WrapSerializer,
+    WrapValidator,
+)
 
-from application.entries import GRANT, INVOICE, PURCHASE, RESTORE, EntryKind, LedgerEntry, ledger_entry
+from application.entries import (
+    GRANT,
+    INVOICE,
+    PURCHASE,
+    RESTORE,
+    EntryEvent,
+    EntryKind,
+    PublicReader,
+    entry_kind,
+)
 from consumers import contracts
 from domain.credit_account import CreditAccount
 
@@ -45,8 +63,10 @@ class Channel(Enum):
     LEDGER_EVENTS = "ledger-events"
 
 
-@dataclass(frozen=True)
-class Publication:
+class Publication(NamedTuple):
+    """One message to send. A named tuple: built twice per invoice, it costs
+    half what a frozen dataclass does."""
+
     channel: Channel
     key: str
     value: bytes
@@ -85,23 +105,27 @@ class Publisher:
         if isinstance(event, CreditAccount.Opened):
             self._remember(event.originator_id, event.account_id)
             return []
-        entry = ledger_entry(event)
-        if entry is None:
+        plan = _PLANS.get(type(event)) or _plan(type(event))
+        if plan is None:
             return []
-        account_id = self._account_id(entry.account_uuid)
-        published: list[Publication] = []
-        settlement_model = _SETTLEMENTS.get(entry.kind)
-        if settlement_model is not None:
-            settlement = _message(settlement_model, entry, account_id)
-            published.append(_publication(Channel.SETTLEMENTS, account_id, settlement))
-        ledger_event = _message(_LEDGER_EVENTS[entry.kind], entry, account_id)
-        published.append(_publication(Channel.LEDGER_EVENTS, account_id, ledger_event))
-        return published
+        assert isinstance(event, EntryEvent)
+        read, encoders = plan
+        # The entry's values, read once for all of its messages.
+        values = read(event)
+        account_id = values["account_id"] = self._account_id(event.originator_id)
+        public_id = values["event_id"]
+        return [
+            Publication(channel, account_id, encoder.encode(values), public_id)
+            for channel, encoder in encoders
+        ]
 
     def _account_id(self, originator_id: UUID) -> str:
         account_id = self._accounts.get(originator_id)
-        if account_id is None:
-            account_id = self._directory.account_ids_of([originator_id])[originator_id]
+        if account_id is not None:
+            # Known, so nothing to evict: only its place in the LRU order moves.
+            self._accounts.move_to_end(originator_id)
+            return account_id
+        account_id = self._directory.account_ids_of([originator_id])[originator_id]
         self._remember(originator_id, account_id)
         return account_id
 
@@ -112,8 +136,99 @@ class Publisher:
             self._accounts.popitem(last=False)
 
 
-def _message(model: type[BaseModel], entry: LedgerEntry, account_id: str) -> BaseModel:
-    return model.model_validate({**entry.public(_entry_names(model)), "account_id": account_id})
+# What the contract's JSON Schema may say of a field that OutboundEncoder
+# checks by hand. Anything else (a new constraint in a contract) is a build
+# error here, not a message published unchecked; so is code that validates or
+# writes a field, which no schema shows.
+_CHECKED_KEYWORDS = frozenset({"type", "minimum", "pattern", "const", "default", "title", "description"})
+_FIELD_CODE = (
+    AfterValidator,
+    BeforeValidator,
+    PlainValidator,
+    WrapValidator,
+    PlainSerializer,
+    WrapSerializer,
+)
+_MODEL_CODE = (
+    "validators",
+    "field_validators",
+    "root_validators",
+    "model_validators",
+    "field_serializers",
+    "model_serializers",
+    "computed_fields",
+)
+
+
+def _refuse_unchecked(model: type[BaseModel], properties: dict[str, dict[str, Any]]) -> None:
+    """Raise TypeError unless plain type tests decide what ``model`` accepts."""
+    if list(properties) != list(model.model_fields):
+        raise TypeError(f"{model.__name__}: the schema's fields are not the model's")
+    if any(getattr(model.__pydantic_decorators__, kind) for kind in _MODEL_CODE):
+        raise TypeError(f"{model.__name__}: its validators or serializers are not checked by hand")
+    for name, schema in properties.items():
+        if (
+            any(isinstance(m, _FIELD_CODE) for m in model.model_fields[name].metadata)
+            or not schema.keys() <= _CHECKED_KEYWORDS
+            or schema.get("type") not in ("string", "integer")
+            or schema.get("minimum", 0) != 0
+        ):
+            raise TypeError(f"{model.__name__}.{name} is not checked by hand: {schema}")
+
+
+class OutboundEncoder:
+    """One outbound model's JSON, exactly as pydantic writes it (fields in
+    the model's order, compact, UTF-8), without building the model.
+
+    Validating and dumping a model per message was a third of the relay's
+    CPU. The values come from our own recorded events, so they are checked
+    here with plain type tests derived from the contract's JSON Schema; a
+    message these do not clearly allow goes through pydantic as before, which
+    refuses it if it is off-contract (an event recorded before the ledger
+    checked its input) and otherwise writes it itself.
+    """
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        self.model = model
+        properties: dict[str, dict[str, Any]] = model.model_json_schema()["properties"]
+        _refuse_unchecked(model, properties)
+        # Every field in place, in order; the constant ones (event_type) filled.
+        self._template = {name: schema.get("const") for name, schema in properties.items()}
+        self._fed = tuple(name for name, schema in properties.items() if "const" not in schema)
+        typed = [(name, schema) for name, schema in properties.items() if "const" not in schema]
+        self._texts = tuple(n for n, s in typed if s["type"] == "string" and "pattern" not in s)
+        self._patterns = tuple((n, re.compile(s["pattern"])) for n, s in typed if "pattern" in s)
+        self._counts = tuple(n for n, s in typed if s["type"] == "integer" and s.get("minimum") == 0)
+        self._integers = tuple(n for n, s in typed if s["type"] == "integer" and "minimum" not in s)
+
+    def encode(self, values: Mapping[str, Any]) -> bytes:
+        # Filling a copy of the template keeps the model's field order, and
+        # took half the time of merging two dicts.
+        message = self._template.copy()
+        for name in self._fed:
+            message[name] = values[name]
+        if self._allows(message):
+            try:
+                return orjson.dumps(message)
+            except orjson.JSONEncodeError:  # beyond 64-bit integers, lone surrogates
+                pass
+        return self.model.model_validate(message).model_dump_json().encode()
+
+    def _allows(self, message: dict[str, Any]) -> bool:
+        # Strict, as the contract: no bool for an int, no str subclass.
+        for name in self._texts:
+            if type(message[name]) is not str:
+                return False
+        for name, pattern in self._patterns:
+            value = message[name]
+            # fullmatch: Python's $ would also match before a final newline.
+            if type(value) is not str or pattern.fullmatch(value) is None:
+                return False
+        for name in self._counts:
+            value = message[name]
+            if type(value) is not int or value < 0:
+                return False
+        return all(type(message[name]) is int for name in self._integers)
 
 
 @cache
@@ -122,10 +237,29 @@ def _entry_names(model: type[BaseModel]) -> tuple[str, ...]:
     return tuple(name for name in model.model_fields if name not in OWN_FIELDS)
 
 
-def _publication(channel: Channel, key: str, message: BaseModel) -> Publication:
-    return Publication(
-        channel=channel,
-        key=key,
-        value=message.model_dump_json().encode(),
-        event_id=str(getattr(message, "event_id")),  # noqa: B009 - every outbound model has one
+@cache
+def _encoders(kind: EntryKind) -> tuple[tuple[Channel, OutboundEncoder], ...]:
+    """The messages an entry of ``kind`` becomes, in publishing order."""
+    ledger_event = (Channel.LEDGER_EVENTS, OutboundEncoder(_LEDGER_EVENTS[kind]))
+    settlement = _SETTLEMENTS.get(kind)
+    if settlement is None:
+        return (ledger_event,)
+    return ((Channel.SETTLEMENTS, OutboundEncoder(settlement)), ledger_event)
+
+
+_Plan = tuple[PublicReader, tuple[tuple[Channel, OutboundEncoder], ...]]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(event_class: type) -> _Plan | None:
+    """How events of ``event_class`` are read and written; None for those not published."""
+    kind = entry_kind(event_class)
+    if kind is None:
+        return None
+    encoders = _encoders(kind)
+    names = [name for _, encoder in encoders for name in _entry_names(encoder.model)]
+    plan = _PLANS[event_class] = (
+        PublicReader(event_class, tuple(dict.fromkeys([*names, "event_id"]))),
+        encoders,
     )
+    return plan

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from hashlib import sha1
 from typing import Any, TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import get_topic, resolve_topic
 
-from application.entries import GRANT, INVOICE, RESTORE, SHAPES_BY_TOPIC, EventShape, rfc3339
+from application.entries import GRANT, INVOICE, RESTORE, SHAPES_BY_TOPIC, EventShape, event_id, rfc3339
 from domain.credit_account import CreditAccount
 from projections.changes import AccountSeen, BalanceMoved, Change, DailyMoved, HistoryRow
 from projections.storable import MAX_AMOUNT_BITS, storable_text
@@ -35,22 +34,6 @@ R = TypeVar("R")
 # The decoded fields of one event (the domain event's attributes) and its
 # position; the changes, or None for the canonical way.
 Plan = Callable[[dict[str, Any], int], list[Change] | None]
-
-# application.entries.event_id's namespace: a test holds the two equal.
-_EVENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:promotional-credits:event").bytes
-# uuid5 keeps 128 bits of the SHA-1, then sets the version nibble to 5 and
-# the top two bits of the variant nibble to 10: each hex digit's variant.
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-def event_id(account_uuid: str, version: int) -> str:
-    """application.entries.event_id from the account's uuid as text, which
-    the changes need anyway: uuid5 builds two UUID objects to get there."""
-    digest = sha1(_EVENT_NAMESPACE + f"{account_uuid}:{version}".encode()).hexdigest()
-    return (
-        f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{_VARIANT[digest[16]]}{digest[17:20]}-{digest[20:32]}"
-    )
-
 
 _new = object.__new__
 _set = object.__setattr__

@@ -15,8 +15,10 @@ def test_an_event_id_is_the_uuid5_of_its_stream_and_version(originator_id: UUID,
     # given any stream and version
     # when its event id is computed
     computed = event_id(originator_id, version)
-    # then it is exactly the uuid5 of "<stream>:<version>" in the event namespace
+    # then it is exactly the uuid5 of "<stream>:<version>" in the event namespace,
+    # whether the stream is given as a UUID or as its text (as the views read it)
     assert computed == str(uuid5(_EVENT_NAMESPACE, f"{originator_id}:{version}"))
+    assert event_id(str(originator_id), version) == computed
 
 
 def test_a_known_event_keeps_the_id_it_was_published_under() -> None:

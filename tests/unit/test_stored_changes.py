@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import Mapper, Notification
 
-from application.entries import event_id as entry_event_id
 from application.ledger import Ledger
 from domain.credit_account import CreditAccount
 from projections.ledger_views import LedgerViewsProjection, changes_for
-from projections.stored_changes import StoredChanges, event_id
+from projections.stored_changes import StoredChanges
 from projections.stored_fields import StoredFields
 
 
@@ -162,15 +161,6 @@ def test_an_upcast_event_is_read_after_its_upcasting(
     assert lean is not None
     assert lean == canonical(mapper, notification)
     assert lean[2].reason == lean[3].granted_reason == "v2 refund"  # type: ignore[union-attr]
-
-
-@pytest.mark.parametrize("version", [1, 2, 99, 10**12])
-def test_event_ids_are_the_ledgers(version: int) -> None:
-    for _ in range(50):
-        originator = uuid4()
-        assert event_id(str(originator), version) == entry_event_id(originator, version)
-    fixed = UUID("45f16194-cb50-58fc-a1b7-fc1e4cb4aecb")
-    assert event_id(str(fixed), version) == entry_event_id(fixed, version)
 
 
 def test_stored_fields_are_the_domain_events_attributes(mapper: Mapper[Any]) -> None:
