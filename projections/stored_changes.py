@@ -24,10 +24,10 @@ from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import get_topic, resolve_topic
 
 from application.entries import GRANT, INVOICE, RESTORE, SHAPES_BY_TOPIC, EventShape, event_id, rfc3339
+from application.stored_fields import StoredFields
 from domain.credit_account import CreditAccount
 from projections.changes import AccountSeen, BalanceMoved, Change, DailyMoved, HistoryRow
 from projections.storable import MAX_AMOUNT_BITS, storable_text
-from projections.stored_fields import StoredFields
 
 R = TypeVar("R")
 

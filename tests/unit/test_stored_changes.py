@@ -16,10 +16,10 @@ import pytest
 from eventsourcing.persistence import Mapper, Notification
 
 from application.ledger import Ledger
+from application.stored_fields import StoredFields
 from domain.credit_account import CreditAccount
 from projections.ledger_views import LedgerViewsProjection, changes_for
 from projections.stored_changes import StoredChanges
-from projections.stored_fields import StoredFields
 
 
 @pytest.fixture(scope="module")
