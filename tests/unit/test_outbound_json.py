@@ -11,10 +11,11 @@ import pytest
 from pydantic import AfterValidator, BaseModel, Field, StrictInt, StrictStr, ValidationError, field_serializer
 
 from application.entries import ledger_entry
-from application.ledger import Ledger, VoidRequest
+from application.ledger import Ledger
 from consumers import contracts
 from consumers.publications import OWN_FIELDS, Channel, OutboundEncoder, Publisher
 from domain.credit_account import CreditAccount
+from tests.recorded_events import every_kind_of_entry
 
 MODELS: list[type[BaseModel]] = [
     contracts.InvoiceCreditsApplied,
@@ -43,16 +44,10 @@ class Directory:
 
 def recorded_events() -> list[object]:
     """Every kind of entry, zero amounts and a void before its invoice included."""
+    zoe = every_kind_of_entry("acct-zoe", note='Zoë\'s "refund" \\ 账户 \U0001f600')
     ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    ledger.apply_invoice("acct-zoe", "inv-2026-001", "USD", 500)
-    ledger.grant("acct-zoe", "grant-001", "USD", 1000, "goodwill", note='Zoë\'s "refund" \\ 账户 \U0001f600')
-    ledger.apply_invoice("acct-zoe", "inv-2026-002", "USD", 600)
-    ledger.buy_calling_credits("acct-zoe", "buy-001", "USD", 300)
-    ledger.settle([VoidRequest("acct-zoe", "inv-2026-002"), VoidRequest("acct-zoe", "inv-2026-009")])
     ledger.grant("acct-bob", "grant-002", "EUR", 10**15, "promotion")
-    return [
-        e for account in ("acct-zoe", "acct-bob") for e in ledger.events.get(CreditAccount.id_for(account))
-    ]
+    return [*zoe, *ledger.events.get(CreditAccount.id_for("acct-bob"))]
 
 
 def pydantic_json(model: type[BaseModel], values: dict[str, Any]) -> bytes:

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from application.entries import PUBLIC_NAMES, PublicReader, entry_kind, ledger_entry
-from application.ledger import Ledger, VoidRequest
-from domain.credit_account import CreditAccount
+from tests.recorded_events import every_kind_of_entry
 
 
 def recorded_events() -> list[object]:
-    ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    ledger.apply_invoice("acct-alice", "inv-2026-001", "USD", 500)
-    ledger.grant("acct-alice", "grant-001", "USD", 1000, "goodwill", note="for the outage")
-    ledger.apply_invoice("acct-alice", "inv-2026-002", "USD", 600)
-    ledger.buy_calling_credits("acct-alice", "buy-001", "USD", 300)
-    ledger.settle([VoidRequest("acct-alice", "inv-2026-002"), VoidRequest("acct-alice", "inv-2026-009")])
-    return list(ledger.events.get(CreditAccount.id_for("acct-alice")))
+    return every_kind_of_entry("acct-alice")
 
 
 def test_every_public_name_of_every_kind_reads_as_the_entry_shows_it() -> None:

@@ -121,15 +121,8 @@ def _one_row_per_account(seen: Iterable[AccountSeen]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-# The day's columns every move adds to.
-_DAILY_SUMS = (
-    "granted_minor",
-    "applied_minor",
-    "calling_credits_minor",
-    "invoices_decided",
-    "invoices_touched",
-    "restored_minor",
-)
+# The day's columns every move adds to: all but its key.
+_DAILY_SUMS = tuple(c for c in schema.TABLES["view_daily"] if c not in ("day", "currency"))
 
 
 class ViewStoreMixin:
