@@ -13,6 +13,7 @@ and produces one result per row. It prints both rates and their ratio.
 from __future__ import annotations
 
 import argparse
+import atexit
 import bisect
 import contextlib
 import itertools
@@ -229,10 +230,18 @@ def free_port() -> int:
 
 
 def fresh_pg_database(server_url: str) -> str:
+    """A new database on the server, dropped when the benchmark exits: left
+    behind, hundreds of them keep autovacuum busy and slow later runs."""
     name = f"bench_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    atexit.register(_drop_database, server_url, name)
     return server_url.rpartition("/")[0] + "/" + name
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    with contextlib.suppress(psycopg.Error), psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def store_urls(store: str, directory: str, pg_server: str) -> tuple[str, str]:
