@@ -70,9 +70,21 @@ def invoices(run_id: str, count: int, accounts: int) -> list[tuple[str, bytes]]:
 
 
 def create_topics(bootstrap: str, names: list[str]) -> None:
+    """New topics, deleted when the benchmark exits: a broker carrying the
+    partitions of every earlier run spends more on each later one."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
     admin.close()
+    atexit.register(_delete_topics, bootstrap, names)
+
+
+def _delete_topics(bootstrap: str, names: list[str]) -> None:
+    with contextlib.suppress(Exception):  # the broker may be gone already
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            admin.delete_topics(names)
+        finally:
+            admin.close()
 
 
 def produce_all(bootstrap: str, topic: str, messages: list[tuple[str, bytes]]) -> None:
