@@ -163,6 +163,23 @@ def test_the_parts_die_with_a_parent_killed_with_sigkill(settings: Settings, tmp
         wait_for(lambda: not any(alive(pid) for pid in parts), "the parts to stop", timeout=90)
 
 
+def niceness(pid: int) -> int:
+    # The nineteenth field of /proc/PID/stat, counted after the command name.
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+
+
+def test_the_views_yield_the_cpu_to_the_settlement_path(settings: Settings, tmp_path: Path) -> None:
+    with service(settings, tmp_path) as run:
+        # given the service running, one process per part
+        wait_for(run.all_parts_started, "every part to start")
+        # when each part's scheduling priority is read
+        nice = {part: niceness(pid) for pid, part in run.parts().items()}
+        # then the projections run ten steps nicer; the consumer, the relay and
+        # the API as the service itself does
+        own = os.nice(0)
+        assert nice == {"consume": own, "relay": own, "serve": own, "projections": min(own + 10, 19)}
+
+
 def test_threads_mode_runs_the_whole_service_in_one_process(settings: Settings, tmp_path: Path) -> None:
     with service(settings, tmp_path, "--threads") as run:
         process, base = run.process, run.base
