@@ -39,12 +39,38 @@ CHROMIUM_FLAGS = (
 def click_and_wait(browser: Any, by: str, what: str) -> None:
     """Click what leads to another page, and wait until the browser has left this one."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(by, what).click()
-    WebDriverWait(browser, 20).until(staleness_of(page))
+    wait_until_replaced(browser, page)
+
+
+def wait_until_replaced(browser: Any, page: Any) -> None:
+    """Wait until ``page`` (its html element) is no longer the browser's."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 20).until(lambda _: _gone(page))
+
+
+# What chromedriver may answer instead of "stale" for an element of a page
+# that is being replaced at that very moment.
+_LEAVING = "does not belong to the document"
+
+
+def _gone(element: Any) -> bool:
+    """The element's page was replaced (selenium's staleness_of, which takes
+    chromedriver's answer mid-navigation for an error)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if _LEAVING in (error.msg or ""):
+            return True
+        raise
+    return False
 
 
 def browser_missing() -> str | None:

@@ -10,13 +10,18 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from application.ledger import InvoiceRequest, Ledger
 from infra.adapters.store.urls import persistence_env
 from tests.api_support import ServedApi
-from tests.browser_support import chromium, click_and_wait, console_service, wait_for_history
+from tests.browser_support import (
+    chromium,
+    click_and_wait,
+    console_service,
+    wait_for_history,
+    wait_until_replaced,
+)
 from tests.conftest import fresh_postgres_database
 from tests.views_support import TOKENS
 
@@ -98,7 +103,7 @@ def post_from_page(browser: WebDriver, path: str, fields: dict[str, str]) -> str
     """
     page = browser.find_element(By.TAG_NAME, "html")
     browser.execute_script(script, path, fields)
-    WebDriverWait(browser, 20).until(staleness_of(page))
+    wait_until_replaced(browser, page)
     return text(browser, "message")
 
 
