@@ -5,6 +5,7 @@ once, as the oracle says, and published exactly once."""
 from __future__ import annotations
 
 import random
+import subprocess
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -40,8 +41,22 @@ def test_members_killed_and_joining_while_invoices_arrive_decide_each_exactly_on
     rng = random.Random(members)
     chunks = [invoices[n : n + 400] for n in range(0, len(invoices), 400)]
     with ExitStack() as stack:
+        started = 0
+
+        def joined() -> subprocess.Popen[bytes]:
+            # A member of its own log, back once it has joined the group: one
+            # told to stop while still starting up would die of the signal.
+            nonlocal started
+            started += 1
+            logs = tmp_path / f"member-{started}"
+            logs.mkdir()
+            member = stack.enter_context(service("consume", settings, logs))
+            log = logs / "consume.log"
+            wait_until(lambda: log.exists() and "as group" in log.read_text(), f"member {started} to join")
+            return member
+
         relay = stack.enter_context(service("relay", settings, tmp_path))
-        group = [stack.enter_context(service("consume", settings, tmp_path)) for _ in range(members)]
+        group = [joined() for _ in range(members)]
         for round_, chunk in enumerate(chunks):
             produce(kafka_bootstrap, settings.invoices_topic, [(i["account_id"], i) for i in chunk])
             if round_ % 2 == 0:
@@ -49,7 +64,7 @@ def test_members_killed_and_joining_while_invoices_arrive_decide_each_exactly_on
                 wait_until(lambda: len(decisions_by_invoice(container.ledger)) > 0, "some decisions")
                 victim = group.pop(rng.randrange(len(group)))
                 stop(victim)
-                group.append(stack.enter_context(service("consume", settings, tmp_path)))
+                group.append(joined())
 
         relay_position = parts.outbox_relay(container).position
 
