@@ -1,4 +1,4 @@
-"""uvicorn's h11 protocol, with a lingering close for refused bodies.
+"""uvicorn's h11 protocol, with a lingering close for refused bodies and heads.
 
 When the answer goes out before the request body was read (a 401 decided
 from the headers, a 413 part-way through), the client is usually still
@@ -50,6 +50,22 @@ class LingeringH11Protocol(H11Protocol):
         # Answered while the body is still coming: this connection can never
         # carry another request, so linger and close.
         self._unset_keepalive_if_required()
+        self._linger_then_close()
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's own answer to a request h11 refuses (a head beyond its
+        # limit), which closed at once: the rest of the head may still be
+        # arriving, and the reset for it could lose the 400. So it lingers too.
+        response = h11.Response(
+            status_code=400,
+            headers=[(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")],
+            reason=b"Bad Request",
+        )
+        for event in (response, h11.Data(data=msg.encode("ascii")), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self._linger_then_close()
+
+    def _linger_then_close(self) -> None:
         self.transport.write_eof()
         self._linger = self.loop.call_later(LINGER_SECONDS, self._stop_lingering)
 
