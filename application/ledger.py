@@ -203,7 +203,7 @@ class Ledger(Application[UUID]):
 
         def decide(account: CreditAccount) -> GrantResult:
             outcome = account.grant(grant_id, currency, amount_minor, reason, note)
-            return result_of(GrantResult, account_id, ledger_entry(outcome.event), outcome.is_new)
+            return result_of(GrantResult, account_id, outcome.event, outcome.is_new)
 
         return self._write_one(account_id, decide, grant_key(grant_id))
 
@@ -275,7 +275,7 @@ class Ledger(Application[UUID]):
 
         def decide(account: CreditAccount) -> PurchaseResult:
             outcome = account.buy_calling_credits(purchase_id, currency, price_minor)
-            return result_of(PurchaseResult, account_id, ledger_entry(outcome.event), outcome.is_new)
+            return result_of(PurchaseResult, account_id, outcome.event, outcome.is_new)
 
         return self._write_one(account_id, decide, purchase_key(purchase_id))
 
@@ -533,9 +533,9 @@ def _decide(accounts: _Accounts, request: Request) -> InvoiceSettlement | VoidRe
     account = accounts.get(request.account_id)
     if isinstance(request, VoidRequest):
         void = account.void_invoice(request.invoice_id)
-        return result_of(VoidResult, request.account_id, ledger_entry(void.event), void.is_new)
+        return result_of(VoidResult, request.account_id, void.event, void.is_new)
     outcome = account.apply_to_invoice(request.invoice_id, request.currency, request.total_minor)
-    return result_of(InvoiceSettlement, request.account_id, ledger_entry(outcome.event), outcome.is_new)
+    return result_of(InvoiceSettlement, request.account_id, outcome.event, outcome.is_new)
 
 
 def _new_invoice_claims(accounts: Iterable[CreditAccount]) -> list[tuple[str, str]]:

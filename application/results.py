@@ -1,7 +1,8 @@
 """What the ledger answers: plain records whose fields are the public contract.
 
 A command's result names fields of the ledger entry it recorded, by their
-public names (application.entries); ``result_of`` fills them in.
+public names (application.entries); ``result_of`` fills them in from the
+recorded event.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
-from application.entries import LedgerEntry
+from application.entries import EntryEvent, PublicReader
 
 
 @dataclass(frozen=True)
@@ -100,19 +101,20 @@ class AccountBalance:
 R = TypeVar("R", bound=_Result)
 
 
-def result_of(result: type[R], account_id: str, entry: LedgerEntry, is_new: bool) -> R:
-    """The answer to a command, read from the entry it recorded (or recorded before)."""
-    return result(account_id=account_id, is_new=is_new, **entry.public(_entry_names(result)))
+def result_of(result: type[R], account_id: str, event: EntryEvent, is_new: bool) -> R:
+    """The answer to a command, read from the event it recorded (or recorded before)."""
+    return result(account_id=account_id, is_new=is_new, **_reader(result, type(event))(event))
 
 
-def _entry_names(result: type[_Result]) -> tuple[str, ...]:
-    # Once per result type: dataclasses.fields() costs more than the copy.
-    names = _ENTRY_NAMES.get(result)
-    if names is None:
-        names = _ENTRY_NAMES[result] = tuple(
-            f.name for f in fields(result) if f.name not in ("account_id", "is_new")
-        )
-    return names
+def _reader(result: type[_Result], event_class: type[EntryEvent]) -> PublicReader:
+    # One reader per result and event class: the consumer answers every
+    # invoice of a batch, and a ledger entry built for each (with its event
+    # id hashed) cost more than deciding the invoice.
+    reader = _READERS.get((result, event_class))
+    if reader is None:
+        names = tuple(f.name for f in fields(result) if f.name not in ("account_id", "is_new"))
+        reader = _READERS[(result, event_class)] = PublicReader(event_class, names)
+    return reader
 
 
-_ENTRY_NAMES: dict[type[_Result], tuple[str, ...]] = {}
+_READERS: dict[tuple[type[_Result], type[EntryEvent]], PublicReader] = {}
