@@ -17,6 +17,10 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 
+from application.fast_json import FastJSONTranscoder
+
+_KNOWN_FORMATS = (JSONTranscoder, FastJSONTranscoder)
+
 
 class StoredFields:
     """The fields a domain event would have, read from its stored state."""
@@ -24,11 +28,15 @@ class StoredFields:
     def __init__(self, mapper: Mapper[Any]) -> None:
         self._mapper = mapper
         transcoder = mapper.transcoder
-        # Only the plain transcoder's format is known here: a cipher, a
-        # compressor or another transcoder leaves every event to the mapper.
+        # Only the plain transcoder's format is known here, which the fast
+        # one writes byte for byte: a cipher, a compressor or another
+        # transcoder (a subclass of these too) leaves every event to the mapper.
         self._names = (
             transcoder.names
-            if type(transcoder) is JSONTranscoder and mapper.cipher is None and mapper.compressor is None
+            if isinstance(transcoder, JSONTranscoder)
+            and type(transcoder) in _KNOWN_FORMATS
+            and mapper.cipher is None
+            and mapper.compressor is None
             else None
         )
 
