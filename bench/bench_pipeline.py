@@ -4,11 +4,12 @@ For each store (SQLite, PostgreSQL) it seeds grants for every account, starts
 `promocredits run` as a separate process, produces N invoices (Zipf-distributed
 over the accounts) and times from the first produce to the last settlement read
 back. In the same run it measures a floor on the same data, before and after
-each service: a bare kafka-python consumer that inserts each poll's rows into
-PostgreSQL with one batched INSERT and produces one result per row. It prints
-every rate, and each service's ratio to the mean of the floors around it.
+each service run: a bare kafka-python consumer that inserts each poll's rows
+into PostgreSQL with one batched INSERT and produces one result per row. It
+prints every rate, each service run's ratio to the mean of the floors around
+it, and per store the median ratio over the rounds.
 
-    python bench/bench_pipeline.py [--invoices 100000] [--accounts 10000]
+    python bench/bench_pipeline.py [--invoices 100000] [--accounts 10000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -301,6 +303,7 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=100_000)
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--rounds", type=int, default=3, help="service runs per store")
     args = with_servers(parser).parse_args()
     pg_server = postgres_server(args.postgres)
     stores = args.stores.split(",")
@@ -309,30 +312,39 @@ def main() -> None:
 
     def floor() -> float:
         print("[floor] measuring...", file=sys.stderr)
-        return args.invoices / bench_floor(fresh_pg_database(pg_server), args.bootstrap, messages)
+        return float(args.invoices) / bench_floor(fresh_pg_database(pg_server), args.bootstrap, messages)
 
     # The floor is measured before and after every service run, and each
-    # service is compared with the mean of the two around it: this machine's
-    # speed drifts over a minute by more than the differences measured.
+    # service run is compared with the mean of the two around it: this
+    # machine's speed drifts over a minute by more than the differences
+    # measured. The stores take turns, round after round, so that neither
+    # always runs first.
     floors = [floor()]
-    services: dict[str, float] = {}
+    runs: list[tuple[str, float, float]] = []  # (store, rate, ratio)
     with tempfile.TemporaryDirectory() as tmp:
-        for store in stores:
-            url, views_url = store_urls(store, tmp, pg_server)
-            seconds = bench_service(store, url, views_url, args.bootstrap, messages, args.accounts)
-            services[store] = args.invoices / seconds
-            floors.append(floor())
+        for n in range(args.rounds):
+            for store in stores if n % 2 == 0 else stores[::-1]:
+                url, views_url = store_urls(store, f"{tmp}/{n}", pg_server)
+                os.makedirs(f"{tmp}/{n}", exist_ok=True)
+                rate = args.invoices / bench_service(
+                    store, url, views_url, args.bootstrap, messages, args.accounts
+                )
+                floors.append(floor())
+                runs.append((store, rate, rate / ((floors[-2] + floors[-1]) / 2)))
 
     print(
         f"\npipeline benchmark: {args.invoices} invoices, Zipf over {args.accounts} accounts, "
-        f"{PARTITIONS} partitions"
+        f"{PARTITIONS} partitions, {args.rounds} rounds"
     )
     print(f"{'path':58} {'invoices/s':>11} {'x floor':>8}")
     print(f"{'floor (kafka-python + one INSERT per poll, PostgreSQL)':58} {floors[0]:11,.0f}")
-    for n, (store, rate) in enumerate(services.items()):
-        around = (floors[n] + floors[n + 1]) / 2
-        print(f"{f'promocredits run ({store})':58} {rate:11,.0f} {rate / around:8.2f}")
-        print(f"{'floor, measured again':58} {floors[n + 1]:11,.0f}")
+    for (store, rate, ratio), after in zip(runs, floors[1:], strict=True):
+        print(f"{f'promocredits run ({store})':58} {rate:11,.0f} {ratio:8.2f}")
+        print(f"{'floor, measured again':58} {after:11,.0f}")
+    print(f"\n{'store':10} {'median x floor':>15} {'lowest':>8} {'highest':>8}")
+    for store in stores:
+        ratios = [ratio for name, _, ratio in runs if name == store]
+        print(f"{store:10} {statistics.median(ratios):15.2f} {min(ratios):8.2f} {max(ratios):8.2f}")
 
 
 if __name__ == "__main__":
