@@ -76,8 +76,8 @@ def invoices(run_id: str, count: int, accounts: int) -> list[tuple[str, bytes]]:
 
 
 def create_topics(bootstrap: str, names: list[str]) -> None:
-    """New topics, deleted when the benchmark exits: a broker carrying the
-    partitions of every earlier run spends more on each later one."""
+    """New topics, deleted when the benchmark exits if not before: a broker
+    carrying the partitions of every earlier run spends more on each later one."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
     admin.close()
@@ -190,6 +190,7 @@ def running_service(
             service.wait(timeout=30)
         except subprocess.TimeoutExpired:
             service.kill()
+        _delete_topics(bootstrap, list(topics.values()))
 
 
 def bench_service(
@@ -235,6 +236,7 @@ def running_floor(pg_url: str, bootstrap: str) -> Iterator[tuple[str, str]]:
     finally:
         floor.send_signal(signal.SIGTERM)
         floor.wait(timeout=30)
+        _delete_topics(bootstrap, [in_topic, out_topic])
 
 
 def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) -> float:
@@ -256,6 +258,17 @@ def fresh_pg_database(server_url: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     atexit.register(_drop_database, server_url, name)
     return server_url.rpartition("/")[0] + "/" + name
+
+
+@contextlib.contextmanager
+def pg_database(server_url: str) -> Iterator[str]:
+    """A fresh database, dropped as soon as the block ends: autovacuum of a
+    database filled by an earlier run would take CPU from the later ones."""
+    url = fresh_pg_database(server_url)
+    try:
+        yield url
+    finally:
+        _drop_database(server_url, url.rpartition("/")[2])
 
 
 def _drop_database(server_url: str, name: str) -> None:
@@ -312,7 +325,19 @@ def main() -> None:
 
     def floor() -> float:
         print("[floor] measuring...", file=sys.stderr)
-        return float(args.invoices) / bench_floor(fresh_pg_database(pg_server), args.bootstrap, messages)
+        with pg_database(pg_server) as url:
+            return float(args.invoices) / bench_floor(url, args.bootstrap, messages)
+
+    def service(store: str, directory: str) -> float:
+        if store == "sqlite":
+            url, views_url = store_urls(store, directory, pg_server)
+            return float(args.invoices) / bench_service(
+                store, url, views_url, args.bootstrap, messages, args.accounts
+            )
+        with pg_database(pg_server) as url:
+            return float(args.invoices) / bench_service(
+                store, url, url, args.bootstrap, messages, args.accounts
+            )
 
     # The floor is measured before and after every service run, and each
     # service run is compared with the mean of the two around it: this
@@ -324,11 +349,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.rounds):
             for store in stores if n % 2 == 0 else stores[::-1]:
-                url, views_url = store_urls(store, f"{tmp}/{n}", pg_server)
                 os.makedirs(f"{tmp}/{n}", exist_ok=True)
-                rate = args.invoices / bench_service(
-                    store, url, views_url, args.bootstrap, messages, args.accounts
-                )
+                rate = service(store, f"{tmp}/{n}")
                 floors.append(floor())
                 runs.append((store, rate, rate / ((floors[-2] + floors[-1]) / 2)))
 
