@@ -157,8 +157,8 @@ class Ledger(Application[UUID]):
         return Environment(name, {**type(self).env, **snapshotting, **(env or {})})
 
     def construct_transcoder(self) -> Transcoder:
-        # The bytes eventsourcing's transcoder writes, written faster; a
-        # transcoder chosen by TRANSCODER_TOPIC is left as it is.
+        # The bytes eventsourcing's JSON transcoder writes, written faster;
+        # any other transcoder TRANSCODER_TOPIC names is left as it is.
         transcoder = super().construct_transcoder()
         if type(transcoder) is not JSONTranscoder:
             return transcoder

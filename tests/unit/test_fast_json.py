@@ -18,7 +18,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoder
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    Transcoder,
+    TranscodingNotRegisteredError,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -222,9 +228,26 @@ def test_another_transcoding_registered_for_datetime_is_the_one_used() -> None:
 
 
 def test_a_datetime_without_a_registered_transcoding_is_refused_alike() -> None:
-    assert encoded(FastJSONTranscoder(), {"timestamp": WHEN}) == encoded(
-        JSONTranscoder(), {"timestamp": WHEN}
-    )
+    # given transcoders without any transcoding registered
+    fast, stdlib = FastJSONTranscoder(), JSONTranscoder()
+    # then both refuse a state with a datetime, with the same error
+    assert encoded(fast, {"timestamp": WHEN}) is TranscodingNotRegisteredError
+    assert encoded(stdlib, {"timestamp": WHEN}) is TranscodingNotRegisteredError
+
+
+def test_a_flat_state_is_written_without_the_standard_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a fast transcoder whose standard-library encoder fails if called
+    fast = registered(FastJSONTranscoder())
+
+    def no_stdlib(obj: object) -> str:
+        raise AssertionError("the standard library's encoder was called")
+
+    monkeypatch.setattr(fast.encoder, "encode", no_stdlib)
+    state = {"invoice_id": "inv-0001", "credits_applied_minor": 500, "timestamp": WHEN}
+    # when it writes the flat state of an invoice decision
+    written = fast.encode(state)
+    # then it wrote it (with orjson), and the very bytes the standard library writes
+    assert written == STDLIB.encode(state)
 
 
 # Any state
