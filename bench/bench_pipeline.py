@@ -9,7 +9,7 @@ into PostgreSQL with one batched INSERT and produces one result per row. It
 prints every rate, each service run's ratio to the mean of the floors around
 it, and per store the median ratio over the rounds.
 
-    python bench/bench_pipeline.py [--invoices 100000] [--accounts 10000] [--rounds 3]
+    python bench/bench_pipeline.py [--invoices 100000] [--accounts 10000] [--rounds 3] [--quick]
 """
 
 from __future__ import annotations
@@ -236,7 +236,11 @@ def running_floor(pg_url: str, bootstrap: str) -> Iterator[tuple[str, str]]:
         yield in_topic, out_topic
     finally:
         floor.send_signal(signal.SIGTERM)
-        floor.wait(timeout=30)
+        try:
+            floor.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            floor.kill()  # never left running while its database is dropped
+            floor.wait()
 
 
 def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) -> float:
@@ -317,7 +321,12 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--rounds", type=int, default=3, help="service runs per store")
+    parser.add_argument("--quick", action="store_true", help="20,000 invoices over 2,000 accounts, one round")
     args = with_servers(parser).parse_args()
+    if args.quick:
+        args.invoices, args.accounts, args.rounds = 20_000, 2_000, 1
+    if min(args.invoices, args.accounts, args.rounds) < 1:
+        parser.error("--invoices, --accounts and --rounds must be at least 1")
     pg_server = postgres_server(args.postgres)
     stores = args.stores.split(",")
 
