@@ -9,7 +9,7 @@ accounts), then measures, each in a fresh process so peaks are its own:
 - memory: peak RSS of the verify process, and the Python heap peak
   (tracemalloc, in a separate run because tracing slows it down).
 
-Usage: python bench/bench_verify.py [--events 200000] [--accounts 10000] [--db PATH]
+Usage: python bench/bench_verify.py [--events 200000] [--accounts 10000] [--db PATH] [--quick]
 """
 
 from __future__ import annotations
@@ -111,7 +111,10 @@ def main() -> None:
     parser.add_argument("--phase", choices=sorted(PHASES))
     parser.add_argument("--url")
     parser.add_argument("--build", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="20,000 events over 2,000 accounts")
     args = parser.parse_args()
+    if args.quick:
+        args.events, args.accounts = 20_000, 2_000
     if args.build:
         build(args.build, args.events, args.accounts)
         return

@@ -8,7 +8,7 @@ for each, a fresh database with grants for every account, N invoices already
 on a topic, and the time until every one is decided. The floor is the
 single-process rate of the same run.
 
-    python bench/bench_writers.py [--invoices 40000] [--accounts 2000] [--processes 1,2,4]
+    python bench/bench_writers.py [--invoices 40000] [--accounts 2000] [--processes 1,2,4] [--quick]
 """
 
 from __future__ import annotations
@@ -91,7 +91,12 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=40_000)
     parser.add_argument("--accounts", type=int, default=2_000)
     parser.add_argument("--processes", default="1,2,4")
+    parser.add_argument(
+        "--quick", action="store_true", help="8,000 invoices over 500 accounts, 1 and 2 processes"
+    )
     args = with_servers(parser).parse_args()
+    if args.quick:
+        args.invoices, args.accounts, args.processes = 8_000, 500, "1,2"
     pg_server = postgres_server(args.postgres)
     rates = {
         n: bench(n, pg_server, args.bootstrap, args.invoices, args.accounts)
