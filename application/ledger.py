@@ -16,12 +16,10 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     EventStore,
     IntegrityError,
-    JSONTranscoder,
     OperationalError,
     StoredEvent,
-    Transcoder,
 )
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, get_topic
 
 from application.entries import LedgerEntry, ledger_entry, rfc3339
 from application.fast_json import FastJSONTranscoder
@@ -130,6 +128,9 @@ class Ledger(Application[UUID]):
 
     name = "Ledger"
     snapshotting_intervals = {CreditAccount: SNAPSHOT_INTERVAL}
+    # The bytes eventsourcing's JSON transcoder writes, written faster; the
+    # composition root's TRANSCODER_TOPIC, if any, still wins.
+    env = {"TRANSCODER_TOPIC": get_topic(FastJSONTranscoder)}
 
     def __init__(self, env: dict[str, str] | None = None, *, cache_size: int = 10_000) -> None:
         super().__init__(env)
@@ -155,16 +156,6 @@ class Ledger(Application[UUID]):
         # events are stored behind the settings' back.
         snapshotting = {"IS_SNAPSHOTTING_ENABLED": "y"} if type(self).snapshotting_intervals else {}
         return Environment(name, {**type(self).env, **snapshotting, **(env or {})})
-
-    def construct_transcoder(self) -> Transcoder:
-        # The bytes eventsourcing's JSON transcoder writes, written faster;
-        # any other transcoder TRANSCODER_TOPIC names is left as it is.
-        transcoder = super().construct_transcoder()
-        if type(transcoder) is not JSONTranscoder:
-            return transcoder
-        fast = FastJSONTranscoder()
-        self.register_transcodings(fast)
-        return fast
 
     def construct_recorder(self) -> ApplicationRecorder:
         return creating_tables(super().construct_recorder)

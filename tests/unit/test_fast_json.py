@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     Transcoder,
     TranscodingNotRegisteredError,
 )
+from eventsourcing.utils import get_topic
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -303,7 +304,7 @@ def test_every_recorded_event_of_an_account_is_stored_as_before() -> None:
     snapshot = CreditAccount.Snapshot.take(account)
     ledger = Ledger(env=IN_MEMORY)
     # when the ledger stores them, then the bytes are the plain transcoder's
-    before = Mapper(transcoder=STDLIB)
+    before: Mapper[Any] = Mapper(transcoder=STDLIB)
     for event in [*events, snapshot]:
         assert ledger.mapper.to_stored_event(event) == before.to_stored_event(event), type(event).__name__  # type: ignore[arg-type]
     # and every event class of the account was among them, but the Event and
@@ -326,9 +327,11 @@ class OtherTranscoder(JSONTranscoder):
     pass
 
 
-def test_a_transcoder_chosen_by_topic_is_left_as_chosen() -> None:
-    ledger = Ledger(env={**IN_MEMORY, "TRANSCODER_TOPIC": f"{__name__}:OtherTranscoder"})
-    assert type(ledger.mapper.transcoder) is OtherTranscoder
+@pytest.mark.parametrize("chosen", [OtherTranscoder, JSONTranscoder])
+def test_a_transcoder_chosen_by_topic_is_left_as_chosen(chosen: type[JSONTranscoder]) -> None:
+    ledger = Ledger(env={**IN_MEMORY, "TRANSCODER_TOPIC": get_topic(chosen)})
+    assert type(ledger.mapper.transcoder) is chosen
+    assert set(ledger.mapper.transcoder.names) == set(STDLIB.names)
 
 
 # Reading back
