@@ -289,6 +289,17 @@ def store_urls(store: str, directory: str, pg_server: str) -> tuple[str, str]:
     return url, url
 
 
+@contextlib.contextmanager
+def store_databases(store: str, directory: str, pg_server: str) -> Iterator[tuple[str, str]]:
+    """``store_urls``, with PostgreSQL's database dropped as soon as the block
+    ends (``pg_database``); SQLite's files stay in ``directory``."""
+    if store == "sqlite":
+        yield store_urls(store, directory, pg_server)
+        return
+    with pg_database(pg_server) as url:
+        yield url, url
+
+
 def with_servers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The broker and PostgreSQL server options every benchmark takes."""
     parser.add_argument(
@@ -338,14 +349,9 @@ def main() -> None:
             return float(args.invoices) / bench_floor(url, args.bootstrap, messages)
 
     def service(store: str, directory: str) -> float:
-        if store == "sqlite":
-            url, views_url = store_urls(store, directory, pg_server)
+        with store_databases(store, directory, pg_server) as (url, views_url):
             return float(args.invoices) / bench_service(
                 store, url, views_url, args.bootstrap, messages, args.accounts
-            )
-        with pg_database(pg_server) as url:
-            return float(args.invoices) / bench_service(
-                store, url, url, args.bootstrap, messages, args.accounts
             )
 
     # The floor is measured before and after every service run, and each
@@ -357,8 +363,8 @@ def main() -> None:
     runs: list[tuple[str, float, float]] = []  # (store, rate, ratio)
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.rounds):
+            os.makedirs(f"{tmp}/{n}")
             for store in stores if n % 2 == 0 else stores[::-1]:
-                os.makedirs(f"{tmp}/{n}", exist_ok=True)
                 rate = service(store, f"{tmp}/{n}")
                 floors.append(floor())
                 runs.append((store, rate, rate / ((floors[-2] + floors[-1]) / 2)))
