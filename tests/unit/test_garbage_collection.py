@@ -13,6 +13,8 @@ from infra.wiring import serving
 @pytest.fixture
 def restored_collector() -> Iterator[None]:
     thresholds = gc.get_threshold()
+    # Nothing frozen beforehand, so only serve() can have frozen it.
+    gc.unfreeze()
     yield
     gc.unfreeze()
     gc.set_threshold(*thresholds)
@@ -21,7 +23,8 @@ def restored_collector() -> Iterator[None]:
 def test_serving_freezes_what_is_built_and_collects_young_objects_less_often(
     restored_collector: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given the components of a long-running command, built
+    # given the components of a long-running command, built, and nothing frozen
+    assert gc.get_freeze_count() == 0
     ran: list[object] = []
     monkeypatch.setattr(serving, "run_components", lambda components, stop: ran.append(components))
     monkeypatch.setattr(serving, "stop_on_signals", lambda stop: None)
