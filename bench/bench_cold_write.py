@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import postgres_server_for, store_urls, with_servers
+from bench_pipeline import postgres_server_for, store_databases, with_servers
 from seeding import BATCH
 
 from application.ledger import InvoiceRequest, Ledger
@@ -71,15 +71,15 @@ def main() -> None:
     pg_server = postgres_server_for(args.stores.split(","), args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
-            url, _ = store_urls(store, tmp, pg_server)
-            floor = cold_write(url, None)
-            print(f"{store:10} {'new':>9} {floor * 1000:9.1f} {1:8.1f}", flush=True)
-            for length in lengths:
-                account = f"history-{length}"
-                record_history(url, account, length)
-                seconds = cold_write(url, account)
-                events = max(length, 2)  # an account is recorded with its first decision
-                print(f"{store:10} {events:9,} {seconds * 1000:9.1f} {seconds / floor:8.1f}", flush=True)
+            with store_databases(store, tmp, pg_server) as (url, _):
+                floor = cold_write(url, None)
+                print(f"{store:10} {'new':>9} {floor * 1000:9.1f} {1:8.1f}", flush=True)
+                for length in lengths:
+                    account = f"history-{length}"
+                    record_history(url, account, length)
+                    seconds = cold_write(url, account)
+                    events = max(length, 2)  # an account is recorded with its first decision
+                    print(f"{store:10} {events:9,} {seconds * 1000:9.1f} {seconds / floor:8.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -28,12 +28,12 @@ from kafka import KafkaConsumer, KafkaProducer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_pipeline import (
-    fresh_pg_database,
     invoices,
+    pg_database,
     postgres_server,
     running_floor,
     running_service,
-    store_urls,
+    store_databases,
     with_servers,
 )
 
@@ -116,7 +116,7 @@ def main() -> None:
     rates = [int(rate) for rate in args.rates.split(",")]
     pg_server = postgres_server(args.postgres)
     rows: list[tuple[str, int, tuple[float, ...]]] = []
-    with running_floor(fresh_pg_database(pg_server), args.bootstrap) as (in_topic, out_topic):
+    with pg_database(pg_server) as url, running_floor(url, args.bootstrap) as (in_topic, out_topic):
         for rate in rates:
             rows.append(
                 (
@@ -127,8 +127,10 @@ def main() -> None:
             )
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
-            url, views_url = store_urls(store, tmp, pg_server)
-            with running_service(store, url, views_url, args.bootstrap, args.accounts) as topics:
+            with (
+                store_databases(store, tmp, pg_server) as (url, views_url),
+                running_service(store, url, views_url, args.bootstrap, args.accounts) as topics,
+            ):
                 for rate in rates:
                     latencies = measure(
                         args.bootstrap,

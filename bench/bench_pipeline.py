@@ -198,11 +198,7 @@ def running_service(
         )
         yield topics
     finally:
-        service.send_signal(signal.SIGTERM)
-        try:
-            service.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            service.kill()
+        stop(service)
 
 
 def bench_service(
@@ -246,17 +242,23 @@ def running_floor(pg_url: str, bootstrap: str) -> Iterator[tuple[str, str]]:
         timed_run(bootstrap, in_topic, out_topic, warm, "invoice_id")
         yield in_topic, out_topic
     finally:
-        floor.send_signal(signal.SIGTERM)
-        try:
-            floor.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            floor.kill()  # never left running while its database is dropped
-            floor.wait()
+        stop(floor)
 
 
 def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) -> float:
     with running_floor(pg_url, bootstrap) as (in_topic, out_topic):
         return timed_run(bootstrap, in_topic, out_topic, messages, "invoice_id")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 30 s: a process is never left running
+    while its database is dropped or the next run starts."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:
@@ -268,22 +270,31 @@ def free_port() -> int:
 def fresh_pg_database(server_url: str) -> str:
     """A new database on the server, dropped when the benchmark exits: left
     behind, hundreds of them keep autovacuum busy and slow later runs."""
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = _create_database(server_url)
     atexit.register(_drop_database, server_url, name)
-    return server_url.rpartition("/")[0] + "/" + name
+    return _url(server_url, name)
 
 
 @contextlib.contextmanager
 def pg_database(server_url: str) -> Iterator[str]:
     """A fresh database, dropped as soon as the block ends: autovacuum of a
     database filled by an earlier run would take CPU from the later ones."""
-    url = fresh_pg_database(server_url)
+    name = _create_database(server_url)
     try:
-        yield url
+        yield _url(server_url, name)
     finally:
-        _drop_database(server_url, url.rpartition("/")[2])
+        _drop_database(server_url, name)
+
+
+def _create_database(server_url: str) -> str:
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def _url(server_url: str, name: str) -> str:
+    return server_url.rpartition("/")[0] + "/" + name
 
 
 def _drop_database(server_url: str, name: str) -> None:
@@ -291,21 +302,13 @@ def _drop_database(server_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def store_urls(store: str, directory: str, pg_server: str) -> tuple[str, str]:
-    """The ledger's and the views' URLs for a run on ``store``: files in
-    ``directory`` for SQLite, one fresh database for PostgreSQL."""
-    if store == "sqlite":
-        return f"sqlite:///{directory}/bench.db", f"sqlite:///{directory}/views.db"
-    url = fresh_pg_database(pg_server)
-    return url, url
-
-
 @contextlib.contextmanager
 def store_databases(store: str, directory: str, pg_server: str) -> Iterator[tuple[str, str]]:
-    """``store_urls``, with PostgreSQL's database dropped as soon as the block
-    ends (``pg_database``); SQLite's files stay in ``directory``."""
+    """The ledger's and the views' URLs for a run on ``store``: files in
+    ``directory`` for SQLite, one database for PostgreSQL, dropped as soon
+    as the block ends (``pg_database``)."""
     if store == "sqlite":
-        yield store_urls(store, directory, pg_server)
+        yield f"sqlite:///{directory}/bench.db", f"sqlite:///{directory}/views.db"
         return
     with pg_database(pg_server) as url:
         yield url, url

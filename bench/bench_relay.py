@@ -26,7 +26,7 @@ from kafka import KafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pipeline import create_topics, postgres_server_for, store_urls, with_servers
+from bench_pipeline import create_topics, postgres_server_for, store_databases, with_servers
 from seeding import seed
 
 from application.ledger import InvoiceRequest
@@ -105,10 +105,10 @@ def main() -> None:
     pg_server = postgres_server_for(args.stores.split(","), args.postgres)
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
-            url, _ = store_urls(store, tmp, pg_server)
-            settings = settings_for(url, args.bootstrap)
-            prepare(settings, args.accounts)
-            rows.append((store, restart_to_first_publish(settings), producer_floor(settings)))
+            with store_databases(store, tmp, pg_server) as (url, _):
+                settings = settings_for(url, args.bootstrap)
+                prepare(settings, args.accounts)
+                rows.append((store, restart_to_first_publish(settings), producer_floor(settings)))
     print(
         f"\nrelay restart to first publish: {args.accounts:,} accounts, first batch names "
         f"{Settings().relay_batch_size:,} streams opened before the restart"
