@@ -7,7 +7,8 @@ back. In the same run it measures a floor on the same data, before and after
 each service run: a bare kafka-python consumer that inserts each poll's rows
 into PostgreSQL with one batched INSERT and produces one result per row. It
 prints every rate, each service run's ratio to the mean of the floors around
-it, and per store the median ratio over the rounds.
+it, the share of the machine's cores busy during each timed run, and per
+store the median ratio over the rounds.
 
     python bench/bench_pipeline.py [--invoices 100000] [--accounts 10000] [--rounds 3] [--quick]
 """
@@ -32,6 +33,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
@@ -139,14 +141,37 @@ def read_until(bootstrap: str, topic: str, wanted: set[str], key_field: str, tim
     return seen
 
 
+class Timed(NamedTuple):
+    seconds: float
+    # The share of all cores busy over the window (from /proc/stat, NaN
+    # where there is none). Near 1.0 the rate is set by the CPU spent per
+    # invoice, by every process on the machine, not by waiting.
+    cores_busy: float
+
+
 def timed_run(
     bootstrap: str, in_topic: str, out_topic: str, messages: list[tuple[str, bytes]], key: str
-) -> float:
+) -> Timed:
     wanted = {json.loads(v)["invoice_id"] for _, v in messages}
+    busy_before, all_before = cpu_ticks()
     started = time.perf_counter()
     produce_all(bootstrap, in_topic, messages)
     read_until(bootstrap, out_topic, wanted, key, timeout=900)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    busy_after, all_after = cpu_ticks()
+    elapsed = all_after - all_before
+    return Timed(seconds, (busy_after - busy_before) / elapsed if elapsed else float("nan"))
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, all) clock ticks of every core since boot; (0, 0) without /proc."""
+    try:
+        with open("/proc/stat") as stat:
+            # cpu user nice system idle iowait irq softirq steal (guest is in user)
+            ticks = [int(n) for n in stat.readline().split()[1:9]]
+    except OSError:
+        return 0, 0
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 def seed_grants(store_url: str, accounts: int) -> None:
@@ -208,7 +233,7 @@ def bench_service(
     bootstrap: str,
     messages: list[tuple[str, bytes]],
     accounts: int,
-) -> float:
+) -> Timed:
     with running_service(label, store_url, views_url, bootstrap, accounts) as topics:
         print(f"[{label}] service ready; producing {len(messages)} invoices...", file=sys.stderr)
         return timed_run(
@@ -245,7 +270,7 @@ def running_floor(pg_url: str, bootstrap: str) -> Iterator[tuple[str, str]]:
         stop(floor)
 
 
-def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) -> float:
+def bench_floor(pg_url: str, bootstrap: str, messages: list[tuple[str, bytes]]) -> Timed:
     with running_floor(pg_url, bootstrap) as (in_topic, out_topic):
         return timed_run(bootstrap, in_topic, out_topic, messages, "invoice_id")
 
@@ -357,16 +382,17 @@ def main() -> None:
 
     messages = invoices(uuid.uuid4().hex[:8], args.invoices, args.accounts)
 
-    def floor() -> float:
+    def floor() -> Timed:
         print("[floor] measuring...", file=sys.stderr)
         with pg_database(pg_server) as url:
-            return float(args.invoices) / bench_floor(url, args.bootstrap, messages)
+            return bench_floor(url, args.bootstrap, messages)
 
-    def service(store: str, directory: str) -> float:
+    def service(store: str, directory: str) -> Timed:
         with store_databases(store, directory, pg_server) as (url, views_url):
-            return float(args.invoices) / bench_service(
-                store, url, views_url, args.bootstrap, messages, args.accounts
-            )
+            return bench_service(store, url, views_url, args.bootstrap, messages, args.accounts)
+
+    def rate(timed: Timed) -> float:
+        return float(args.invoices) / timed.seconds
 
     # The floor is measured before and after every service run, and each
     # service run is compared with the mean of the two around it: this
@@ -374,24 +400,28 @@ def main() -> None:
     # measured. The stores take turns, round after round, so that neither
     # always runs first.
     floors = [floor()]
-    runs: list[tuple[str, float, float]] = []  # (store, rate, ratio)
+    runs: list[tuple[str, Timed, float]] = []  # (store, run, ratio)
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.rounds):
             os.makedirs(f"{tmp}/{n}")
             for store in stores if n % 2 == 0 else stores[::-1]:
-                rate = service(store, f"{tmp}/{n}")
+                run = service(store, f"{tmp}/{n}")
                 floors.append(floor())
-                runs.append((store, rate, rate / ((floors[-2] + floors[-1]) / 2)))
+                runs.append((store, run, rate(run) / ((rate(floors[-2]) + rate(floors[-1])) / 2)))
 
     print(
         f"\npipeline benchmark: {args.invoices} invoices, Zipf over {args.accounts} accounts, "
         f"{PARTITIONS} partitions, {args.rounds} rounds"
     )
-    print(f"{'path':58} {'invoices/s':>11} {'x floor':>8}")
-    print(f"{'floor (kafka-python + one INSERT per poll, PostgreSQL)':58} {floors[0]:11,.0f}")
-    for (store, rate, ratio), after in zip(runs, floors[1:], strict=True):
-        print(f"{f'promocredits run ({store})':58} {rate:11,.0f} {ratio:8.3f}")
-        print(f"{'floor, measured again':58} {after:11,.0f}")
+    print(f"{'path':58} {'invoices/s':>11} {'x floor':>8} {'cores busy':>11}")
+
+    def line(path: str, timed: Timed, ratio: str) -> None:
+        print(f"{path:58} {rate(timed):11,.0f} {ratio:>8} {timed.cores_busy:11.0%}")
+
+    line("floor (kafka-python + one INSERT per poll, PostgreSQL)", floors[0], "")
+    for (store, run, ratio), after in zip(runs, floors[1:], strict=True):
+        line(f"promocredits run ({store})", run, f"{ratio:.3f}")
+        line("floor, measured again", after, "")
     # Three decimals: the target is a ratio of 0.5, and 0.496 printed as
     # 0.50 would read as reaching it.
     print(f"\n{'store':10} {'median x floor':>15} {'lowest':>8} {'highest':>8}")
