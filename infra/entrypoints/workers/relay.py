@@ -98,6 +98,7 @@ class OutboxRelay:
         self._tracking = tracking
         self._publisher = Publisher(LedgerAccountDirectory(ledger))
         self._decode = EventDecoder(ledger.mapper)
+        self._partitioner = clients.KeyHashPartitioner()
         self._topics = {
             Channel.SETTLEMENTS: settings.settlements_topic,
             Channel.LEDGER_EVENTS: settings.ledger_events_topic,
@@ -150,6 +151,14 @@ class OutboxRelay:
         except Exception:  # the store is still down: keep ours
             return position
 
+    def _route(self, producer: KafkaProducer, channel: Channel) -> tuple[str, list[int]]:
+        """The channel's topic and its partitions now, in order. Choosing each
+        record's partition here, as the default partitioner would, spares the
+        producer copying and sorting the topic's partitions for every record
+        (7% of the relay's CPU samples under py-spy)."""
+        topic = self._topics[channel]
+        return topic, sorted(producer.partitions_for(topic))
+
     def _relay_batch(self, producer: KafkaProducer, position: int) -> int | None:
         """Publish the next batch after ``position``; return the new position,
         or None when everything recorded is published."""
@@ -161,16 +170,24 @@ class OutboxRelay:
             metrics.RELAY_LAG.set(0)
             return None
         futures: list[FutureRecordMetadata] = []
+        settlements = self._route(producer, Channel.SETTLEMENTS)
+        ledger_events = self._route(producer, Channel.LEDGER_EVENTS)
+        choose = self._partitioner.choose
         events = [self._decode(n) for n in notifications]
         self._publisher.learn(events)
         for event in events:
             for publication in self._publisher.publications(event):
+                topic, partitions = (
+                    settlements if publication.channel is Channel.SETTLEMENTS else ledger_events
+                )
+                key = publication.key.encode()
                 futures.append(
                     producer.send(
-                        self._topics[publication.channel],
-                        key=publication.key.encode(),
+                        topic,
+                        key=key,
                         value=publication.value,
                         headers=[("event_id", publication.event_id.encode())],
+                        partition=choose(key, partitions),
                     )
                 )
         producer.flush(timeout=clients.ACK_TIMEOUT_SECONDS)
