@@ -97,6 +97,8 @@ _SHAPES: dict[type[EntryEvent], EventShape] = {
     CreditAccount.CreditRestored: EventShape(RESTORE, "invoice_id", "credits_restored_minor", None, ()),
 }
 SHAPES_BY_KIND: dict[EntryKind, EventShape] = {shape.kind: shape for shape in _SHAPES.values()}
+# The event classes that record ledger entries.
+ENTRY_CLASSES: tuple[type[EntryEvent], ...] = tuple(_SHAPES)
 # The stored topic is the event class's module path (see domain.credit_account).
 SHAPES_BY_TOPIC: dict[str, EventShape] = {get_topic(cls): shape for cls, shape in _SHAPES.items()}
 
@@ -229,6 +231,25 @@ def _tuple_getter(attributes: tuple[str, ...]) -> Callable[[object], tuple[Any, 
     return lambda event: tuple(getattr(event, attribute) for attribute in attributes)
 
 
+class PublicSources:
+    """Where each public name in ``names`` comes from in events of one class:
+    an attribute of the event (a time to be shown as RFC 3339 text), a
+    constant (the entry's kind, or None for what this kind lacks), or the
+    event's computed id."""
+
+    def __init__(self, event_class: type[EntryEvent], names: tuple[str, ...]) -> None:
+        kind = _SHAPES[event_class].kind
+        sources = _SOURCES[kind]
+        fields = {name: PUBLIC_NAMES[name] for name in names}
+        self.attributes = {name: sources[field] for name, field in fields.items() if field in sources}
+        self.constants: dict[str, Any] = {
+            name: kind if field == "kind" else None
+            for name, field in fields.items()
+            if field not in sources and field != "event_id"
+        }
+        self.event_ids = tuple(name for name, field in fields.items() if field == "event_id")
+
+
 class PublicReader:
     """``ledger_entry(event).public(names)`` for events of one class, read
     straight from the event: for readers of every event (the relay), which
@@ -236,23 +257,16 @@ class PublicReader:
     """
 
     def __init__(self, event_class: type[EntryEvent], names: tuple[str, ...]) -> None:
-        shape = _SHAPES[event_class]
-        sources = _SOURCES[shape.kind]
-        self.kind = shape.kind
-        fields = {name: PUBLIC_NAMES[name] for name in names}
-        read = [(name, sources[field]) for name, field in fields.items() if field in sources]
+        self.kind = _SHAPES[event_class].kind
+        self.sources = PublicSources(event_class, names)
+        read = self.sources.attributes.items()
         # Each attribute read (and a time shown as text) once, however many
         # names show it: decided_at and occurred_at are both the timestamp.
         attributes = tuple(dict.fromkeys(attribute for _, attribute in read))
         self._shown = tuple((name, attributes.index(attribute)) for name, attribute in read)
         self._attributes = _tuple_getter(attributes)
-        # The kind, and the KindAmounts this kind lacks (None).
-        self._constants = {
-            name: shape.kind if field == "kind" else None
-            for name, field in fields.items()
-            if field not in sources and field != "event_id"
-        }
-        self._event_ids = tuple(name for name, field in fields.items() if field == "event_id")
+        self._constants = self.sources.constants
+        self._event_ids = self.sources.event_ids
 
     def __call__(self, event: EntryEvent) -> dict[str, Any]:
         found = [

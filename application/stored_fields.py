@@ -48,6 +48,11 @@ class StoredFields:
             return vars(self._mapper.to_domain_event(notification))
         return fields
 
+    def fields(self, stored: StoredEvent, cls: type) -> dict[str, Any] | None:
+        """The fields of the event of ``cls`` stored as ``stored``, or None
+        for a state only the mapper can read."""
+        return self._parsed(stored, cls)
+
     def event(self, stored: StoredEvent, cls: type) -> object:
         """The domain event of ``cls`` the mapper would build from ``stored``."""
         fields = self._parsed(stored, cls)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from enum import Enum
 from functools import cache
+from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
@@ -91,12 +92,12 @@ class Publisher:
         self._cache_size = cache_size
         self._accounts: OrderedDict[UUID, str] = OrderedDict()
 
-    def learn(self, events: Sequence[object]) -> None:
-        """Ask the directory at once for every stream in ``events`` that it
-        cannot name yet and that is not opened among them."""
+    def learn(self, events: Sequence[object], streams: Collection[UUID] = ()) -> None:
+        """Ask the directory at once for every stream in ``events`` (and in
+        ``streams``) that it cannot name yet and that is not opened among them."""
         opened = {e.originator_id for e in events if isinstance(e, CreditAccount.Opened)}
-        streams = {e.originator_id for e in events if isinstance(e, CreditAccount.Event)}
-        unknown = streams - opened - self._accounts.keys()
+        known = {e.originator_id for e in events if isinstance(e, CreditAccount.Event)}
+        unknown = known.union(streams) - opened - self._accounts.keys()
         if unknown:
             for originator_id, account_id in self._directory.account_ids_of(unknown).items():
                 self._remember(originator_id, account_id)
@@ -105,21 +106,21 @@ class Publisher:
         if isinstance(event, CreditAccount.Opened):
             self._remember(event.originator_id, event.account_id)
             return []
-        plan = _PLANS.get(type(event)) or _plan(type(event))
+        plan = publishing_plan(type(event))
         if plan is None:
             return []
         assert isinstance(event, EntryEvent)
         read, encoders = plan
         # The entry's values, read once for all of its messages.
         values = read(event)
-        account_id = values["account_id"] = self._account_id(event.originator_id)
+        account_id = values["account_id"] = self.account_id(event.originator_id)
         public_id = values["event_id"]
         return [
             Publication(channel, account_id, encoder.encode(values), public_id)
             for channel, encoder in encoders
         ]
 
-    def _account_id(self, originator_id: UUID) -> str:
+    def account_id(self, originator_id: UUID) -> str:
         account_id = self._accounts.get(originator_id)
         if account_id is not None:
             # Known, so nothing to evict: only its place in the LRU order moves.
@@ -176,6 +177,55 @@ def _refuse_unchecked(model: type[BaseModel], properties: dict[str, dict[str, An
             raise TypeError(f"{model.__name__}.{name} is not checked by hand: {schema}")
 
 
+class FieldChecks:
+    """Plain type tests for the fields of one or more outbound models, derived
+    from their JSON Schemas: what a value must be for every model to take it."""
+
+    def __init__(self, properties: Mapping[str, Mapping[str, Any]]) -> None:
+        typed = [(name, schema) for name, schema in properties.items() if "const" not in schema]
+        self._texts = tuple(n for n, s in typed if s["type"] == "string" and "pattern" not in s)
+        self._patterns = tuple((n, re.compile(s["pattern"])) for n, s in typed if "pattern" in s)
+        self._counts = tuple(n for n, s in typed if s["type"] == "integer" and s.get("minimum") == 0)
+        self._integers = tuple(n for n, s in typed if s["type"] == "integer" and "minimum" not in s)
+
+    @classmethod
+    def joined(cls, encoders: Iterable[OutboundEncoder]) -> FieldChecks:
+        """The tests of all the encoders' models at once: a field two models
+        share (each message of an entry shows its currency) is tested once."""
+        joined = cls({})
+        for checks in (encoder.checks for encoder in encoders):
+            joined._texts = tuple(dict.fromkeys(joined._texts + checks._texts))
+            joined._patterns = tuple(dict.fromkeys(joined._patterns + checks._patterns))
+            joined._counts = tuple(dict.fromkeys(joined._counts + checks._counts))
+            joined._integers = tuple(dict.fromkeys(joined._integers + checks._integers))
+        return joined
+
+    def renamed(self, keys: Mapping[str, str]) -> FieldChecks:
+        """The same tests, of the values under ``keys[name]`` instead of ``name``."""
+        renamed = FieldChecks({})
+        renamed._texts = tuple(dict.fromkeys(keys[n] for n in self._texts))
+        renamed._patterns = tuple(dict.fromkeys((keys[n], p) for n, p in self._patterns))
+        renamed._counts = tuple(dict.fromkeys(keys[n] for n in self._counts))
+        renamed._integers = tuple(dict.fromkeys(keys[n] for n in self._integers))
+        return renamed
+
+    def allow(self, values: Mapping[str, Any]) -> bool:
+        # Strict, as the contract: no bool for an int, no str subclass.
+        for name in self._texts:
+            if type(values[name]) is not str:
+                return False
+        for name, pattern in self._patterns:
+            value = values[name]
+            # fullmatch: Python's $ would also match before a final newline.
+            if type(value) is not str or pattern.fullmatch(value) is None:
+                return False
+        for name in self._counts:
+            value = values[name]
+            if type(value) is not int or value < 0:
+                return False
+        return all(type(values[name]) is int for name in self._integers)
+
+
 class OutboundEncoder:
     """One outbound model's JSON, exactly as pydantic writes it (fields in
     the model's order, compact, UTF-8), without building the model.
@@ -192,43 +242,34 @@ class OutboundEncoder:
         self.model = model
         properties: dict[str, dict[str, Any]] = model.model_json_schema()["properties"]
         _refuse_unchecked(model, properties)
+        self.checks = FieldChecks(properties)
         # Every field in place, in order; the constant ones (event_type) filled.
         self._template = {name: schema.get("const") for name, schema in properties.items()}
-        self._fed = tuple(name for name, schema in properties.items() if "const" not in schema)
-        typed = [(name, schema) for name, schema in properties.items() if "const" not in schema]
-        self._texts = tuple(n for n, s in typed if s["type"] == "string" and "pattern" not in s)
-        self._patterns = tuple((n, re.compile(s["pattern"])) for n, s in typed if "pattern" in s)
-        self._counts = tuple(n for n, s in typed if s["type"] == "integer" and s.get("minimum") == 0)
-        self._integers = tuple(n for n, s in typed if s["type"] == "integer" and "minimum" not in s)
+        self.names = tuple(self._template)
+        self.constants = {name: schema["const"] for name, schema in properties.items() if "const" in schema}
+        self._fed = tuple(name for name in self.names if name not in self.constants)
+        self._feed = tuple_getter(self._fed)
 
     def encode(self, values: Mapping[str, Any]) -> bytes:
         # Filling a copy of the template keeps the model's field order, and
         # took half the time of merging two dicts.
         message = self._template.copy()
-        for name in self._fed:
-            message[name] = values[name]
-        if self._allows(message):
+        message.update(zip(self._fed, self._feed(values), strict=True))
+        if self.checks.allow(message):
             try:
                 return orjson.dumps(message)
             except orjson.JSONEncodeError:  # beyond 64-bit integers, lone surrogates
                 pass
         return self.model.model_validate(message).model_dump_json().encode()
 
-    def _allows(self, message: dict[str, Any]) -> bool:
-        # Strict, as the contract: no bool for an int, no str subclass.
-        for name in self._texts:
-            if type(message[name]) is not str:
-                return False
-        for name, pattern in self._patterns:
-            value = message[name]
-            # fullmatch: Python's $ would also match before a final newline.
-            if type(value) is not str or pattern.fullmatch(value) is None:
-                return False
-        for name in self._counts:
-            value = message[name]
-            if type(value) is not int or value < 0:
-                return False
-        return all(type(message[name]) is int for name in self._integers)
+
+def tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """itemgetter, always answering a tuple."""
+    if len(names) == 1:
+        only = names[0]
+        return lambda values: (values[only],)
+    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = itemgetter(*names)
+    return getter
 
 
 @cache
@@ -249,6 +290,12 @@ def _encoders(kind: EntryKind) -> tuple[tuple[Channel, OutboundEncoder], ...]:
 
 _Plan = tuple[PublicReader, tuple[tuple[Channel, OutboundEncoder], ...]]
 _PLANS: dict[type, _Plan] = {}
+
+
+def publishing_plan(event_class: type) -> _Plan | None:
+    """How events of ``event_class`` are read and written; None for those
+    not published."""
+    return _PLANS.get(event_class) or _plan(event_class)
 
 
 def _plan(event_class: type) -> _Plan | None:

@@ -21,6 +21,7 @@ from kafka.producer.future import FutureRecordMetadata
 from application.ledger import EventStreams, Ledger
 from application.stored_fields import StoredFields
 from consumers.publications import Channel, Publisher
+from consumers.stored_publications import StoredPublisher
 from domain.credit_account import CreditAccount
 from infra.adapters.kafka import clients
 from infra.adapters.kafka.retry import Backoff
@@ -96,8 +97,11 @@ class OutboxRelay:
         self._settings = settings
         self._ledger = ledger
         self._tracking = tracking
-        self._publisher = Publisher(LedgerAccountDirectory(ledger))
-        self._decode = EventDecoder(ledger.mapper)
+        self._publisher = StoredPublisher(
+            Publisher(LedgerAccountDirectory(ledger)),
+            StoredFields(ledger.mapper),
+            EventDecoder(ledger.mapper),
+        )
         self._partitioner = clients.KeyHashPartitioner()
         self._topics = {
             Channel.SETTLEMENTS: settings.settlements_topic,
@@ -173,23 +177,18 @@ class OutboxRelay:
         settlements = self._route(producer, Channel.SETTLEMENTS)
         ledger_events = self._route(producer, Channel.LEDGER_EVENTS)
         choose = self._partitioner.choose
-        events = [self._decode(n) for n in notifications]
-        self._publisher.learn(events)
-        for event in events:
-            for publication in self._publisher.publications(event):
-                topic, partitions = (
-                    settlements if publication.channel is Channel.SETTLEMENTS else ledger_events
+        for publication in self._publisher.publications(notifications):
+            topic, partitions = settlements if publication.channel is Channel.SETTLEMENTS else ledger_events
+            key = publication.key.encode()
+            futures.append(
+                producer.send(
+                    topic,
+                    key=key,
+                    value=publication.value,
+                    headers=[("event_id", publication.event_id.encode())],
+                    partition=choose(key, partitions),
                 )
-                key = publication.key.encode()
-                futures.append(
-                    producer.send(
-                        topic,
-                        key=key,
-                        value=publication.value,
-                        headers=[("event_id", publication.event_id.encode())],
-                        partition=choose(key, partitions),
-                    )
-                )
+            )
         producer.flush(timeout=clients.ACK_TIMEOUT_SECONDS)
         for future in futures:
             future.get(timeout=clients.ACK_TIMEOUT_SECONDS)  # raises unless acknowledged
