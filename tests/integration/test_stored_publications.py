@@ -3,8 +3,10 @@ messages the general way writes from the domain events."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 import orjson
 import pytest
@@ -25,9 +27,21 @@ def general_way(container: Container, batch: list[StoredEvent]) -> list[Publicat
     return [publication for event in events for publication in publisher.publications(event)]
 
 
-def stored_way(container: Container, batch: list[StoredEvent]) -> list[Publication]:
+class CountingDirectory(LedgerAccountDirectory):
+    def __init__(self, container: Container) -> None:
+        super().__init__(container.ledger)
+        self.asked: list[int] = []
+
+    def account_ids_of(self, originator_ids: Collection[UUID]) -> dict[UUID, str]:
+        self.asked.append(len(originator_ids))
+        return super().account_ids_of(originator_ids)
+
+
+def stored_way(
+    container: Container, batch: list[StoredEvent], directory: CountingDirectory | None = None
+) -> list[Publication]:
     mapper = container.ledger.mapper
-    publisher = Publisher(LedgerAccountDirectory(container.ledger))
+    publisher = Publisher(directory or CountingDirectory(container))
     return StoredPublisher(publisher, StoredFields(mapper), EventDecoder(mapper)).publications(batch)
 
 
@@ -54,9 +68,14 @@ def test_accounts_opened_in_an_earlier_batch_are_named_all_the_same(container: C
     record_every_kind(container)
     batch = container.ledger.recorder.select_notifications(start=1, limit=100)
     later = [s for s in batch if not s.topic.endswith("Opened")]
+    # when it is published
+    directory = CountingDirectory(container)
+    published = stored_way(container, later, directory)
     # then each message still names its account as the general way does
-    assert stored_way(container, later) == general_way(container, later)
-    assert {p.key for p in stored_way(container, later)} == {"acct-alice", "acct-bob"}
+    assert published == general_way(container, later)
+    assert {p.key for p in published} == {"acct-alice", "acct-bob"}
+    # and both accounts were asked for at once, not once per stream
+    assert directory.asked == [2]
 
 
 @pytest.mark.parametrize(
