@@ -43,19 +43,14 @@ class StoredFields:
     def of(self, notification: StoredEvent, cls: type) -> dict[str, Any]:
         """The event's fields (upcast when its class says so); raises what the
         mapper would raise for an event it cannot decode."""
-        fields = self._parsed(notification, cls)
+        fields = self.fields(notification, cls)
         if fields is None:
             return vars(self._mapper.to_domain_event(notification))
         return fields
 
-    def fields(self, stored: StoredEvent, cls: type) -> dict[str, Any] | None:
-        """The fields of the event of ``cls`` stored as ``stored``, or None
-        for a state only the mapper can read."""
-        return self._parsed(stored, cls)
-
     def event(self, stored: StoredEvent, cls: type) -> object:
         """The domain event of ``cls`` the mapper would build from ``stored``."""
-        fields = self._parsed(stored, cls)
+        fields = self.fields(stored, cls)
         if fields is None:
             return self._mapper.to_domain_event(stored)
         # As the mapper builds it: the class's instance, its state as is.
@@ -63,7 +58,9 @@ class StoredFields:
         object.__setattr__(event, "__dict__", fields)
         return event
 
-    def _parsed(self, notification: StoredEvent, cls: type) -> dict[str, Any] | None:
+    def fields(self, notification: StoredEvent, cls: type) -> dict[str, Any] | None:
+        """The fields of the event of ``cls`` stored as ``notification``, or
+        None for a state only the mapper can read."""
         names = self._names
         if names is None or getattr(cls, "class_version", 1) != 1:
             return None
