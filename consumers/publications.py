@@ -181,33 +181,49 @@ class FieldChecks:
     """Plain type tests for the fields of one or more outbound models, derived
     from their JSON Schemas: what a value must be for every model to take it."""
 
-    def __init__(self, properties: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        texts: Iterable[str],
+        patterns: Iterable[tuple[str, re.Pattern[str]]],
+        counts: Iterable[str],
+        integers: Iterable[str],
+    ) -> None:
+        # Each name once, in order: a field two models share is tested once.
+        self._texts = tuple(dict.fromkeys(texts))
+        self._patterns = tuple(dict.fromkeys(patterns))
+        self._counts = tuple(dict.fromkeys(counts))
+        self._integers = tuple(dict.fromkeys(integers))
+
+    @classmethod
+    def of(cls, properties: Mapping[str, Mapping[str, Any]]) -> FieldChecks:
+        """The tests a model's JSON Schema properties ask for."""
         typed = [(name, schema) for name, schema in properties.items() if "const" not in schema]
-        self._texts = tuple(n for n, s in typed if s["type"] == "string" and "pattern" not in s)
-        self._patterns = tuple((n, re.compile(s["pattern"])) for n, s in typed if "pattern" in s)
-        self._counts = tuple(n for n, s in typed if s["type"] == "integer" and s.get("minimum") == 0)
-        self._integers = tuple(n for n, s in typed if s["type"] == "integer" and "minimum" not in s)
+        return cls(
+            (n for n, s in typed if s["type"] == "string" and "pattern" not in s),
+            ((n, re.compile(s["pattern"])) for n, s in typed if "pattern" in s),
+            (n for n, s in typed if s["type"] == "integer" and s.get("minimum") == 0),
+            (n for n, s in typed if s["type"] == "integer" and "minimum" not in s),
+        )
 
     @classmethod
     def joined(cls, encoders: Iterable[OutboundEncoder]) -> FieldChecks:
-        """The tests of all the encoders' models at once: a field two models
-        share (each message of an entry shows its currency) is tested once."""
-        joined = cls({})
-        for checks in (encoder.checks for encoder in encoders):
-            joined._texts = tuple(dict.fromkeys(joined._texts + checks._texts))
-            joined._patterns = tuple(dict.fromkeys(joined._patterns + checks._patterns))
-            joined._counts = tuple(dict.fromkeys(joined._counts + checks._counts))
-            joined._integers = tuple(dict.fromkeys(joined._integers + checks._integers))
-        return joined
+        """The tests of all the encoders' models at once."""
+        checks = [encoder.checks for encoder in encoders]
+        return cls(
+            (n for c in checks for n in c._texts),
+            (p for c in checks for p in c._patterns),
+            (n for c in checks for n in c._counts),
+            (n for c in checks for n in c._integers),
+        )
 
     def renamed(self, keys: Mapping[str, str]) -> FieldChecks:
         """The same tests, of the values under ``keys[name]`` instead of ``name``."""
-        renamed = FieldChecks({})
-        renamed._texts = tuple(dict.fromkeys(keys[n] for n in self._texts))
-        renamed._patterns = tuple(dict.fromkeys((keys[n], p) for n, p in self._patterns))
-        renamed._counts = tuple(dict.fromkeys(keys[n] for n in self._counts))
-        renamed._integers = tuple(dict.fromkeys(keys[n] for n in self._integers))
-        return renamed
+        return FieldChecks(
+            (keys[n] for n in self._texts),
+            ((keys[n], p) for n, p in self._patterns),
+            (keys[n] for n in self._counts),
+            (keys[n] for n in self._integers),
+        )
 
     def allow(self, values: Mapping[str, Any]) -> bool:
         # Strict, as the contract: no bool for an int, no str subclass.
@@ -242,7 +258,7 @@ class OutboundEncoder:
         self.model = model
         properties: dict[str, dict[str, Any]] = model.model_json_schema()["properties"]
         _refuse_unchecked(model, properties)
-        self.checks = FieldChecks(properties)
+        self.checks = FieldChecks.of(properties)
         # Every field in place, in order; the constant ones (event_type) filled.
         self._template = {name: schema.get("const") for name, schema in properties.items()}
         self.names = tuple(self._template)
