@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
+from application.entries import ENTRY_CLASSES
 from application.ledger import EventStreams, Ledger
 from application.stored_fields import StoredFields
 from consumers.publications import Channel, Publisher
@@ -48,24 +49,17 @@ class EventDecoder:
     cannot vouch for, go to the mapper.
     """
 
-    _CLASSES = (
-        CreditAccount.Opened,
-        CreditAccount.CreditGranted,
-        CreditAccount.CreditApplied,
-        CreditAccount.CallingCreditPurchased,
-        CreditAccount.CreditRestored,
-    )
-
     def __init__(self, mapper: Mapper[UUID]) -> None:
         self._mapper = mapper
-        self._fields = StoredFields(mapper)
-        self._classes: dict[str, type] = {get_topic(cls): cls for cls in self._CLASSES}
+        self.fields = StoredFields(mapper)
+        classes = (CreditAccount.Opened, *ENTRY_CLASSES)
+        self._classes: dict[str, type] = {get_topic(cls): cls for cls in classes}
 
     def __call__(self, stored: StoredEvent) -> object:
         cls = self._classes.get(stored.topic)
         if cls is None:
             return self._mapper.to_domain_event(stored)
-        return self._fields.event(stored, cls)
+        return self.fields.event(stored, cls)
 
 
 class LedgerAccountDirectory:
@@ -97,11 +91,8 @@ class OutboxRelay:
         self._settings = settings
         self._ledger = ledger
         self._tracking = tracking
-        self._publisher = StoredPublisher(
-            Publisher(LedgerAccountDirectory(ledger)),
-            StoredFields(ledger.mapper),
-            EventDecoder(ledger.mapper),
-        )
+        decode = EventDecoder(ledger.mapper)
+        self._publisher = StoredPublisher(Publisher(LedgerAccountDirectory(ledger)), decode.fields, decode)
         self._partitioner = clients.KeyHashPartitioner()
         self._topics = {
             Channel.SETTLEMENTS: settings.settlements_topic,
