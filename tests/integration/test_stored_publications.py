@@ -105,6 +105,7 @@ def test_a_state_the_checks_do_not_vouch_for_goes_the_general_way(container: Con
         data = orjson.dumps(state)
     except TypeError:  # a lone surrogate: JSON text orjson cannot write
         data = batch[decision].state.replace(b'"inv-2026-001"', b'"x\\ud800"')
+    assert data != batch[decision].state
     altered = [*batch[:decision], replace(batch[decision], state=data), *batch[decision + 1 :]]
     # then both ways publish the same messages, or both refuse
     assert outcome(lambda: stored_way(container, altered)) == outcome(lambda: general_way(container, altered))
